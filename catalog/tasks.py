@@ -1,0 +1,23 @@
+from pathlib import Path
+
+from celery import shared_task
+
+
+@shared_task(name="catalog.import_generic_csv")
+def import_generic_csv(
+    csv_path: str, images_dir: str | None = None, create_categories: bool = False
+) -> dict:
+    """Import a generic-layout CSV on a worker; returns the summary counts."""
+    from catalog.services import products_import_generic_csv
+
+    summary = products_import_generic_csv(
+        csv_path=Path(csv_path),
+        images_dir=Path(images_dir) if images_dir else None,
+        create_categories=create_categories,
+    )
+    return {
+        "created": summary.created,
+        "updated": summary.updated,
+        "skipped": summary.skipped,
+        "rejected": summary.rejected,
+    }

@@ -1,0 +1,183 @@
+from django.conf import settings
+from django.db import models
+
+
+class ModelVersion(models.Model):
+    """A trained model: an immutable bundle on disk (named by its sha256) plus what
+    staff
+    need to judge it. Exactly one version is active; the services switch it
+    atomically."""
+
+    class Status(models.TextChoices):
+        TRAINING = "training", "Training"
+        READY = "ready", "Ready"
+        ACTIVE = "active", "Active"
+        RETIRED = "retired", "Retired"
+
+    name = models.CharField(max_length=200)
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.TRAINING
+    )
+    # True for the active version, NULL otherwise: a unique index then allows at most
+    # one
+    # active row on every database (MySQL has no partial unique indexes).
+    active_marker = models.BooleanField(null=True, unique=True, editable=False)
+    bundle_path = models.CharField(max_length=500, blank=True)
+    bundle_sha256 = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    backbone = models.CharField(max_length=40, blank=True)  # "" for a text-only model
+    is_demo = models.BooleanField(default=False)
+    # Categories of the model's output layer, in order (codes): the label set.
+    label_codes = models.JSONField(default=list, blank=True)
+    fusion_weight = models.FloatField(null=True, blank=True)
+    metrics = models.JSONField(default=dict, blank=True)
+    lineage = models.JSONField(default=dict, blank=True)
+    # Set when the image backbone had no pretrained weights (random initialisation).
+    warning = models.TextField(blank=True)
+    parent = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="children",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    activated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.name}"
+
+    @property
+    def weighted_f1(self) -> float | None:
+        return (self.metrics.get("fused") or {}).get("weighted_f1")
+
+    @property
+    def accuracy(self) -> float | None:
+        return (self.metrics.get("fused") or {}).get("accuracy")
+
+    def summary(self) -> dict:
+        return {
+            "id": self.pk,
+            "name": self.name,
+            "status": self.status,
+            "sha256": self.bundle_sha256,
+            "backbone": self.backbone or None,
+            "is_demo": self.is_demo,
+            "weighted_f1": self.weighted_f1,
+            "accuracy": self.accuracy,
+            "warning": self.warning or None,
+        }
+
+
+class ModelActivation(models.Model):
+    """History of which version became active, when, by whom and why."""
+
+    version = models.ForeignKey(
+        ModelVersion, on_delete=models.PROTECT, related_name="activations"
+    )
+    previous = models.ForeignKey(
+        ModelVersion,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    activated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    reason = models.CharField(max_length=200)
+    is_rollback = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.version} activated ({self.reason})"
+
+
+class TrainingRun(models.Model):
+    """One training job: its parameters, progress, log and outcome."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    class Kind(models.TextChoices):
+        FULL = "full", "Full"
+        INCREMENTAL = "incremental", "Incremental"
+
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.QUEUED
+    )
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.FULL)
+    parameters = models.JSONField(default=dict, blank=True)
+    progress = models.FloatField(default=0.0)
+    stage = models.CharField(max_length=40, blank=True)
+    log = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+    metrics = models.JSONField(default=dict, blank=True)
+    model_version = models.OneToOneField(
+        ModelVersion,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="training_run",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    celery_task_id = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Training run #{self.pk} ({self.status})"
+
+
+class Prediction(models.Model):
+    """A suggestion the model made, with the version that made it. A product saved from
+    the suggestion points back at it, so real-versus-predicted accumulates."""
+
+    product = models.ForeignKey(
+        "catalog.Product",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="predictions",
+    )
+    model_version = models.ForeignKey(
+        ModelVersion, on_delete=models.PROTECT, related_name="predictions"
+    )
+    predicted_category = models.ForeignKey(
+        "catalog.Category",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    # [{"code", "name", "category_id", "probability"}, ...] best first.
+    top_k = models.JSONField(default=list)
+    branches = models.JSONField(default=dict, blank=True)
+    used = models.CharField(max_length=20, blank=True)  # text, image or text+image
+    latency_ms = models.FloatField()
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["model_version", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"Prediction #{self.pk} by {self.model_version_id}"

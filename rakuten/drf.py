@@ -1,0 +1,58 @@
+"""REST framework glue: one error shape everywhere, and pagination."""
+
+from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from rakuten.exceptions import ApplicationError, ConflictError, NotFoundError
+
+
+def exception_handler(exc, context):
+    """Every error answers ``{"error": {"code", "message", "fields"}}``."""
+    if isinstance(exc, NotFoundError):
+        exc = exceptions.NotFound(exc.message)
+    elif isinstance(exc, ConflictError):
+        response = Response(
+            _body("conflict", exc.message, exc.extra), status=status.HTTP_409_CONFLICT
+        )
+        return response
+    elif isinstance(exc, ApplicationError):
+        return Response(
+            _body(exc.code, exc.message, exc.extra), status=status.HTTP_400_BAD_REQUEST
+        )
+    elif isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(
+            exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+        )
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        detail = exc.detail
+        fields = detail if isinstance(detail, dict) else {"non_field_errors": detail}
+        response.data = _body("invalid", "The request is not valid.", fields)
+    else:
+        code = getattr(exc, "default_code", "error")
+        codes = exc.get_codes() if hasattr(exc, "get_codes") else code
+        response.data = _body(
+            codes if isinstance(codes, str) else code, str(exc.detail), {}
+        )
+    return response
+
+
+def _body(code: str, message: str, fields: dict) -> dict:
+    return {"error": {"code": code, "message": message, "fields": fields}}
+
+
+class Pagination(PageNumberPagination):
+    page_size_query_param = "page_size"
+    max_page_size = 200

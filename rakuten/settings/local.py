@@ -1,0 +1,10 @@
+"""Settings for a developer's machine: ``make run``. Embedded defaults, no servers
+needed."""
+
+from .base import *  # noqa: F403
+from .base import env
+
+DEBUG = env.bool("DJANGO_DEBUG", default=True)
+SECRET_KEY = env(
+    "DJANGO_SECRET_KEY", default="local-insecure-key-never-use-in-production-3x9!q"
+)

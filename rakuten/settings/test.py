@@ -1,0 +1,20 @@
+"""Settings for the test suite: the same services as configured by the environment
+(SQLite by default; MariaDB and Redis in CI), with fast hashing and isolated folders."""
+
+from .base import *  # noqa: F403
+from .base import DATABASES, VAR_DIR, env
+
+SECRET_KEY = env("DJANGO_SECRET_KEY", default="test-key-not-secret")
+DEBUG = False
+# Argon2 is deliberately slow; tests hash many passwords.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+MEDIA_ROOT = env.path("DJANGO_MEDIA_ROOT", default=str(VAR_DIR / "test-media"))
+ML_ARTIFACTS_DIR = env.path("ML_ARTIFACTS_DIR", default=str(VAR_DIR / "test-ml"))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A file, not memory, so that a real worker process sees the test database.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
