@@ -1,8 +1,12 @@
 """Reads on the catalogue."""
 
-from django.db.models import QuerySet
+import random
 
+from django.db.models import Q, QuerySet
+
+from accounts.models import User
 from catalog.models import Category, Product
+from rakuten.exceptions import NotFoundError
 
 
 def category_list(*, active_only: bool = True) -> QuerySet[Category]:
@@ -16,3 +20,46 @@ def category_map_by_code() -> dict[str, Category]:
 
 def product_count() -> int:
     return Product.objects.count()
+
+
+def product_list_visible_to(
+    *, user, search: str = "", category_id: int | None = None
+) -> QuerySet[Product]:
+    """Sellers see their own products; staff and integrators see every product."""
+    qs = Product.objects.select_related("category", "seller")
+    if not _reads_all(user):
+        qs = qs.filter(seller=user)
+    if search:
+        qs = qs.filter(Q(title__icontains=search) | Q(description__icontains=search))
+    if category_id:
+        qs = qs.filter(category_id=category_id)
+    return qs
+
+
+def product_get_visible_to(*, user, pk: int) -> Product:
+    """A product the user may read; another seller's product is "not found"."""
+    try:
+        return product_list_visible_to(user=user).get(pk=pk)
+    except Product.DoesNotExist as exc:
+        raise NotFoundError("No such product.") from exc
+
+
+def product_get_owned_by(*, user, pk: int) -> Product:
+    """A product the user may change: only its seller may."""
+    try:
+        return Product.objects.select_related("category").get(pk=pk, seller=user)
+    except Product.DoesNotExist as exc:
+        raise NotFoundError("No such product.") from exc
+
+
+def product_proposal_random() -> Product | None:
+    """A random product of the unlabelled pool (imported without a category)."""
+    pool = Product.objects.filter(category__isnull=True).order_by("pk")
+    count = pool.count()
+    if count == 0:
+        return None
+    return pool[random.randrange(count)]
+
+
+def _reads_all(user) -> bool:
+    return user.is_superuser or user.role in (User.Role.STAFF, User.Role.INTEGRATOR)

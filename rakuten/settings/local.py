@@ -2,9 +2,12 @@
 needed."""
 
 from .base import *  # noqa: F403
-from .base import env
+from .base import VAR_DIR, env
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 SECRET_KEY = env(
     "DJANGO_SECRET_KEY", default="local-insecure-key-never-use-in-production-3x9!q"
 )
+
+# The embedded defaults (SQLite, broker, media, artefacts) live in var/.
+VAR_DIR.mkdir(exist_ok=True)

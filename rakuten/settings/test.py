@@ -18,3 +18,10 @@ STORAGES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory, so that a real worker process sees the test database.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
+# A broker file of its own, so a test run never consumes the developer's queue.
+CELERY_BROKER_URL = env(
+    "CELERY_BROKER_URL",
+    default=f"sqla+sqlite:///{VAR_DIR / 'test-celery-broker.sqlite3'}",
+)
+
+VAR_DIR.mkdir(exist_ok=True)

@@ -1,0 +1,70 @@
+import sys
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from accounts.models import User
+from accounts.services import user_ensure_demo
+from catalog.services import demo_catalogue_ensure
+from ml.services import starter_model_ensure
+from rakuten.supervisor import ProcessSpec, run_processes
+
+DEMO_ACCOUNTS = (
+    ("staff", "staff-demo-2026", User.Role.STAFF),
+    ("seller", "seller-demo-2026", User.Role.SELLER),
+)
+
+
+class Command(BaseCommand):
+    help = (
+        "Prepare a fresh platform (migrate, demo accounts, demo catalogue, starter "
+        "model) and run the web server, a Celery worker and beat until Ctrl-C."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--addr", default="127.0.0.1:8000")
+        parser.add_argument(
+            "--no-bootstrap", action="store_true", help="skip demo data and model"
+        )
+
+    def handle(self, *args, **options):
+        call_command("migrate", interactive=False, verbosity=1)
+        for username, password, role in DEMO_ACCOUNTS:
+            user_ensure_demo(username=username, password=password, role=role)
+        if not options["no_bootstrap"]:
+            imported = demo_catalogue_ensure()
+            if imported:
+                self.stdout.write(f"Demo catalogue: {imported.line()}")
+            version = starter_model_ensure(log=self.stdout.write)
+            if version is not None:
+                self.stdout.write(f"Active model: {version}")
+        python = sys.executable
+        addr = options["addr"]
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"\nPlatform on http://{addr}/  (admin: http://{addr}/admin/)\n"
+                + "".join(
+                    f"  {role:<7} log-in: {username} / {password}\n"
+                    for username, password, role in DEMO_ACCOUNTS
+                )
+                + "Ctrl-C stops the web server, the worker and beat.\n"
+            )
+        )
+        celery = [python, "-m", "celery", "-A", "rakuten"]
+        code = run_processes(
+            [
+                ProcessSpec(
+                    "web", [python, "manage.py", "runserver", addr, "--noreload"]
+                ),
+                ProcessSpec(
+                    "worker",
+                    [*celery, "worker", "-Q", "default,ml", "-c", "2", "-l", "info"],
+                ),
+                ProcessSpec(
+                    "beat",
+                    [*celery, "beat", "-l", "info", "--pidfile="],
+                ),
+            ]
+        )
+        self.stdout.write("Stopped.")
+        sys.exit(code)

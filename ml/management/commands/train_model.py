@@ -1,0 +1,68 @@
+import json
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from ml.backbones import BACKBONES
+from ml.services import (
+    TrainingFailedError,
+    training_run_create,
+    training_run_execute,
+)
+from rakuten.exceptions import ApplicationError
+
+
+class Command(BaseCommand):
+    help = "Train a model on every product with a confirmed category (in this process)."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--backbone", choices=BACKBONES, default="efficientnet_lite0"
+        )
+        parser.add_argument("--text-only", action="store_true")
+        parser.add_argument("--epochs", type=int, default=8)
+        parser.add_argument("--activate", action="store_true")
+        parser.add_argument(
+            "--allow-random-backbone",
+            action="store_true",
+            help="train the image branch on a randomly initialised backbone when no "
+            "pretrained weights are available (recorded as a warning on the model)",
+        )
+        parser.add_argument("--json", type=Path, help="write the run's metrics here")
+
+    def handle(self, *args, **options):
+        try:
+            run = training_run_create(
+                parameters={
+                    "backbone": options["backbone"],
+                    "text_only": options["text_only"],
+                    "epochs": options["epochs"],
+                    "activate": options["activate"],
+                    "allow_random_backbone": options["allow_random_backbone"],
+                },
+                enqueue=False,
+            )
+            run = training_run_execute(run_id=run.pk, log=self.stdout.write)
+        except (ApplicationError, TrainingFailedError) as exc:
+            raise CommandError(exc.message) from exc
+        version = run.model_version
+        fused = version.metrics.get("fused", {})
+        self.stdout.write(
+            f"model version #{version.pk} ({version.status}): validation weighted F1 "
+            f"{fused.get('weighted_f1', 0):.4f}, "
+            f"accuracy {fused.get('accuracy', 0):.4f}"
+        )
+        if version.warning:
+            self.stderr.write(f"warning: {version.warning}")
+        if options["json"]:
+            options["json"].write_text(
+                json.dumps(
+                    {
+                        "training_run": run.pk,
+                        "model_version": version.pk,
+                        "status": version.status,
+                        "metrics": version.metrics,
+                    },
+                    indent=2,
+                )
+            )
