@@ -1,6 +1,11 @@
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 
+# Apps whose every permission the staff role holds.
+STAFF_APP_LABELS = frozenset(
+    {"accounts", "catalog", "ml", "django_celery_beat", "django_celery_results", "axes"}
+)
+
 
 class User(AbstractUser):
     """A platform user. The role decides what the user may do; Django's ``is_staff``
@@ -19,6 +24,22 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.username
+
+    def has_perm(self, perm: str, obj=None) -> bool:
+        # Staff run the platform: full rights on its own apps (admin included),
+        # without being superusers or managing per-model permission rows.
+        if self._is_platform_staff_member and perm.split(".")[0] in STAFF_APP_LABELS:
+            return True
+        return super().has_perm(perm, obj)
+
+    def has_module_perms(self, app_label: str) -> bool:
+        if self._is_platform_staff_member and app_label in STAFF_APP_LABELS:
+            return True
+        return super().has_module_perms(app_label)
+
+    @property
+    def _is_platform_staff_member(self) -> bool:
+        return self.is_active and self.role == self.Role.STAFF
 
     @property
     def is_seller(self) -> bool:

@@ -34,9 +34,7 @@ def image_check(data: bytes, *, filename: str, max_bytes: int) -> CheckedImage:
     if not data:
         raise InvalidImageError("The photo is empty.")
     if len(data) > max_bytes:
-        raise InvalidImageError(
-            f"The photo is larger than {max_bytes // (1024 * 1024)} MB."
-        )
+        raise InvalidImageError(f"The photo is larger than {_size_text(max_bytes)}.")
     extension = PurePath(filename).suffix.lower()
     allowed = sorted(set().union(*ALLOWED_FORMATS.values()))
     if extension not in allowed:
@@ -75,3 +73,12 @@ def image_check(data: bytes, *, filename: str, max_bytes: int) -> CheckedImage:
         sha256=hashlib.sha256(data).hexdigest(),
         extension=extension,
     )
+
+
+def _size_text(size: int) -> str:
+    """``5 MB``, ``1.5 MB``, ``200 KB``, ``100 bytes`` (a limit under 1 MB used to read
+    as "0 MB")."""
+    for unit, factor in (("MB", 1024 * 1024), ("KB", 1024)):
+        if size >= factor:
+            return f"{round(size / factor, 1):g} {unit}"
+    return f"{size} bytes"

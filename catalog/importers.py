@@ -16,6 +16,10 @@ RAKUTEN_X_COLUMNS = ("designation", "description", "productid", "imageid")
 RAKUTEN_Y_COLUMNS = ("prdtypecode",)
 RAKUTEN_ID_PREFIX = "rakuten:"
 MAX_TITLE_LENGTH = 500
+# Column sizes (Product.external_id is 120 with the prefix, Category.code is 64): longer
+# values are rejected here, not left to the database (MySQL refuses, SQLite accepts).
+MAX_PRODUCT_ID_LENGTH = 100
+MAX_CATEGORY_LENGTH = 64
 
 csv.field_size_limit(10 * 1024 * 1024)
 
@@ -44,7 +48,13 @@ class RejectedRow:
 def count_data_rows(path: Path) -> int:
     """Number of data rows (for a progress bar); quoted newlines are handled."""
     with _open(path) as handle:
-        return max(sum(1 for _ in csv.reader(handle)) - 1, 0)
+        reader = csv.reader(handle)
+        try:
+            return max(sum(1 for _ in reader) - 1, 0)
+        except (UnicodeDecodeError, csv.Error) as exc:
+            raise ImportFileError(
+                f"{path}: unreadable near line {reader.line_num + 1}: {exc}"
+            ) from exc
 
 
 def read_generic_csv(
@@ -61,7 +71,9 @@ def read_generic_csv(
                 continue
             product_id = record["product_id"].strip()
             image_name = record["image"].strip()
-            problem = _check_basic(product_id, record["title"])
+            problem = _check_basic(
+                product_id, record["title"], record["category"].strip()
+            )
             image_path = None
             if not problem and image_name:
                 image_path, problem = _image_path(images_dir, image_name)
@@ -96,7 +108,8 @@ def read_rakuten_csv(
                 continue
             product_id = record["productid"].strip()
             image_id = record["imageid"].strip()
-            problem = _check_basic(product_id, record["designation"])
+            category = labels.get(record[index_column].strip(), "")
+            problem = _check_basic(product_id, record["designation"], category)
             image_path = None
             if not problem and image_id and images_dir is not None:
                 name = f"image_{image_id}_product_{product_id}.jpg"
@@ -109,7 +122,7 @@ def read_rakuten_csv(
                 external_id=f"{RAKUTEN_ID_PREFIX}{product_id}",
                 title=record["designation"].strip(),
                 description=(record["description"] or "").strip(),
-                category=labels.get(record[index_column].strip(), ""),
+                category=category,
                 image_path=image_path,
                 external_image_id=image_id,
             )
@@ -153,9 +166,13 @@ def _check_columns(path: Path, found: list[str] | None, required: tuple[str, ...
         raise ImportFileError(f"{path}: missing column(s): {', '.join(missing)}")
 
 
-def _check_basic(product_id: str, title: str | None) -> str:
+def _check_basic(product_id: str, title: str | None, category: str = "") -> str:
     if not product_id:
         return "empty product id"
+    if len(product_id) > MAX_PRODUCT_ID_LENGTH:
+        return f"product id longer than {MAX_PRODUCT_ID_LENGTH} characters"
+    if len(category) > MAX_CATEGORY_LENGTH:
+        return f"category code longer than {MAX_CATEGORY_LENGTH} characters"
     if not (title or "").strip():
         return "empty title"
     if len(title.strip()) > MAX_TITLE_LENGTH:

@@ -181,3 +181,21 @@ class Prediction(models.Model):
 
     def __str__(self) -> str:
         return f"Prediction #{self.pk} by {self.model_version_id}"
+
+
+class DatasetReset(models.Model):
+    """Staff declared the new products collected so far as "seen": the count of new
+    products starts again from zero. Nothing is deleted; the reset is only a mark in
+    time (with how many new products it covered), so the history stays auditable."""
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    products_count = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Dataset reset #{self.pk} ({self.products_count} products)"

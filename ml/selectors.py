@@ -1,7 +1,320 @@
 """Reads on models, training runs and predictions."""
 
-from ml.models import ModelVersion
+from datetime import datetime, timedelta
+
+from django.db.models import Max, QuerySet
+from django.utils import timezone
+
+from catalog.models import Category, Product
+from ml.models import (
+    DatasetReset,
+    ModelActivation,
+    ModelVersion,
+    Prediction,
+    TrainingRun,
+)
+from rakuten.exceptions import ApplicationError, NotFoundError
 
 
 def model_version_get_active() -> ModelVersion | None:
     return ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE).first()
+
+
+# --- Web pages and the metrics API ----------------------------------------------------
+
+REAL_VS_PREDICTED_ROWS = 50
+
+
+def model_metrics_window(
+    *, days: int, model_version: ModelVersion | None = None
+) -> dict:
+    """How ``model_version`` (the active one by default) did on the products confirmed
+    in the last ``days`` days: the real category is the product's confirmed one, the
+    predicted one is the first suggestion of the product's latest prediction by that
+    version. JSON-serialisable; the metrics page and the metrics API share it.
+
+    Shape: ``window_days``, ``model_version`` (``ModelVersion.summary()`` or None),
+    ``count``, ``accuracy``, ``weighted_f1``, ``top1_kept_rate`` (share of products
+    whose seller kept the first suggestion), ``top_k_hit_rate`` (the confirmed category
+    was among the suggestions), ``per_category`` [{code, name, f1, support}],
+    ``confusion`` {labels, matrix} (rows real, columns predicted), ``real_vs_predicted``
+    (latest 50: product_id, title, real, real_name, predicted, predicted_name,
+    probability, correct, created_at), ``trend`` [{date, count, accuracy,
+    weighted_f1}] one row per day of the window, oldest first (metrics None on days
+    without products). Rates are None when ``count`` is 0.
+    """
+    from ml.metrics import classification_metrics, weighted_f1
+
+    if days < 1:
+        raise ApplicationError("The window must be at least one day.")
+    version = model_version or model_version_get_active()
+    now = timezone.now()
+    since = now - timedelta(days=days)
+    rows = _window_rows(version, since) if version is not None else []
+    real = [row["real"] for row in rows]
+    predicted = [row["predicted"] for row in rows]
+    labels = sorted(set(real) | set(predicted))
+    metrics = classification_metrics(real, predicted, labels=labels)
+    names = dict(Category.objects.filter(code__in=labels).values_list("code", "name"))
+    count = len(rows)
+    return {
+        "window_days": days,
+        "model_version": version.summary() if version is not None else None,
+        "count": count,
+        "accuracy": metrics["accuracy"] if count else None,
+        "weighted_f1": metrics["weighted_f1"] if count else None,
+        "top1_kept_rate": _rate(rows, "kept_top1"),
+        "top_k_hit_rate": _rate(rows, "in_top_k"),
+        "per_category": [
+            {
+                "code": code,
+                "name": names.get(code, code),
+                "f1": metrics["per_class"][code]["f1"],
+                "support": metrics["per_class"][code]["support"],
+            }
+            for code in labels
+        ],
+        "confusion": {"labels": labels, "matrix": metrics["confusion_matrix"]},
+        "real_vs_predicted": [
+            {
+                "product_id": row["product_id"],
+                "title": row["title"],
+                "real": row["real"],
+                "real_name": names.get(row["real"], row["real"]),
+                "predicted": row["predicted"],
+                "predicted_name": names.get(row["predicted"], row["predicted"]),
+                "probability": row["probability"],
+                "correct": row["real"] == row["predicted"],
+                "created_at": row["created_at"].isoformat(),
+            }
+            for row in sorted(rows, key=lambda r: r["created_at"], reverse=True)[
+                :REAL_VS_PREDICTED_ROWS
+            ]
+        ],
+        "trend": _daily_trend(rows, since.date(), now.date(), weighted_f1),
+    }
+
+
+def _window_rows(version: ModelVersion, since: datetime | None) -> list[dict]:
+    """One row per product confirmed since ``since`` (ever: None) that has a
+    prediction by ``version``: its latest such prediction."""
+    predictions = Prediction.objects.filter(
+        model_version=version,
+        product__isnull=False,
+        product__category__isnull=False,
+        product__confirmed_at__isnull=False,
+    )
+    if since is not None:
+        predictions = predictions.filter(product__confirmed_at__gte=since)
+    predictions = predictions.select_related(
+        "product__category", "predicted_category"
+    ).order_by("product_id", "-created_at", "-id")
+    rows, seen = [], set()
+    for prediction in predictions:
+        product = prediction.product
+        if product.pk in seen:
+            continue
+        seen.add(product.pk)
+        codes = [item.get("code") for item in prediction.top_k]
+        predicted = (
+            prediction.predicted_category.code
+            if prediction.predicted_category is not None
+            else (codes[0] if codes else "")
+        )
+        rows.append(
+            {
+                "product_id": product.pk,
+                "title": product.title,
+                "real": product.category.code,
+                "predicted": predicted,
+                "probability": prediction.top_k[0]["probability"]
+                if prediction.top_k
+                else None,
+                "kept_top1": bool(codes) and codes[0] == product.category.code,
+                "in_top_k": product.category.code in codes,
+                "confirmed_at": product.confirmed_at,
+                "confirmed_on": timezone.localdate(product.confirmed_at),
+                "created_at": prediction.created_at,
+            }
+        )
+    return rows
+
+
+def _rate(rows: list[dict], key: str) -> float | None:
+    return sum(row[key] for row in rows) / len(rows) if rows else None
+
+
+def _daily_trend(rows: list[dict], first, last, weighted_f1) -> list[dict]:
+    by_day: dict = {}
+    for row in rows:
+        by_day.setdefault(row["confirmed_on"], []).append(row)
+    trend, day = [], first
+    while day <= last:
+        day_rows = by_day.get(day, [])
+        real = [row["real"] for row in day_rows]
+        predicted = [row["predicted"] for row in day_rows]
+        hits = sum(r == p for r, p in zip(real, predicted, strict=True))
+        trend.append(
+            {
+                "date": day.isoformat(),
+                "count": len(day_rows),
+                "accuracy": hits / len(day_rows) if day_rows else None,
+                "weighted_f1": weighted_f1(real, predicted) if day_rows else None,
+            }
+        )
+        day += timedelta(days=1)
+    return trend
+
+
+def model_score_recent(*, last: int = 50) -> dict | None:
+    """The sellers' summary: of the last ``last`` products confirmed (latest first)
+    after a suggestion of the active model, how many it got right. None without an
+    active model."""
+    version = model_version_get_active()
+    if version is None:
+        return None
+    rows = _window_rows(version, since=None)
+    rows.sort(key=lambda row: row["confirmed_at"], reverse=True)
+    rows = rows[:last]
+    return {
+        "right": sum(row["real"] == row["predicted"] for row in rows),
+        "total": len(rows),
+    }
+
+
+def prediction_get_unused(*, pk: int, user) -> Prediction | None:
+    """A prediction ``user`` asked for and has not used for a listing yet (to show the
+    suggestions again when the listing form comes back with an error)."""
+    return (
+        Prediction.objects.select_related("model_version")
+        .filter(pk=pk, requested_by=user, product__isnull=True)
+        .first()
+    )
+
+
+def proposal_get(*, pk: int) -> Product:
+    """A product of the unlabelled pool, proposed to try the model on; any other
+    product (a seller's listing, a labelled import) is "not found"."""
+    try:
+        return Product.objects.get(pk=pk, category__isnull=True)
+    except Product.DoesNotExist as exc:
+        raise NotFoundError("No such product in the unlabelled pool.") from exc
+
+
+def model_version_list() -> QuerySet[ModelVersion]:
+    return ModelVersion.objects.select_related("training_run")
+
+
+def model_version_get(*, pk: int) -> ModelVersion:
+    try:
+        return ModelVersion.objects.get(pk=pk)
+    except ModelVersion.DoesNotExist as exc:
+        raise NotFoundError("No such model version.") from exc
+
+
+def model_version_compare(*, versions: list[ModelVersion]) -> dict:
+    """Validation metrics of ``versions`` side by side: the headline numbers and one
+    row of F1 per category (None where a version has no such category)."""
+    fused = [(v.metrics or {}).get("fused") or {} for v in versions]
+    codes = sorted({code for m in fused for code in (m.get("per_class") or {})})
+    names = dict(Category.objects.filter(code__in=codes).values_list("code", "name"))
+    return {
+        "versions": versions,
+        "rows": [
+            {
+                "code": code,
+                "name": names.get(code, code),
+                "f1": [
+                    ((m.get("per_class") or {}).get(code) or {}).get("f1")
+                    for m in fused
+                ],
+            }
+            for code in codes
+        ],
+    }
+
+
+def model_activation_list(*, limit: int = 20) -> QuerySet[ModelActivation]:
+    return ModelActivation.objects.select_related(
+        "version", "previous", "activated_by"
+    )[:limit]
+
+
+def training_run_list(*, limit: int = 20) -> QuerySet[TrainingRun]:
+    return TrainingRun.objects.select_related("model_version", "created_by")[:limit]
+
+
+def training_run_get(*, pk: int) -> TrainingRun:
+    try:
+        return TrainingRun.objects.select_related("model_version").get(pk=pk)
+    except TrainingRun.DoesNotExist as exc:
+        raise NotFoundError("No such training run.") from exc
+
+
+def dataset_cutoff() -> datetime | None:
+    """Since when products count as new: the later of the last successful training
+    run's end and the last dataset reset (None: every confirmed product is new)."""
+    trained = (
+        TrainingRun.objects.filter(status=TrainingRun.Status.SUCCEEDED)
+        .aggregate(at=Max("finished_at"))
+        .get("at")
+    )
+    reset = DatasetReset.objects.aggregate(at=Max("created_at")).get("at")
+    return max((at for at in (trained, reset) if at is not None), default=None)
+
+
+def dataset_new_products() -> QuerySet[Product]:
+    """Products confirmed (by a seller, an import or staff) after the cutoff: the data
+    the next training run adds."""
+    qs = Product.objects.filter(category__isnull=False, confirmed_at__isnull=False)
+    cutoff = dataset_cutoff()
+    return qs.filter(confirmed_at__gt=cutoff) if cutoff is not None else qs
+
+
+def dataset_reset_list(*, limit: int = 20) -> QuerySet[DatasetReset]:
+    return DatasetReset.objects.select_related("created_by")[:limit]
+
+
+def model_version_get_by_ref(*, ref: str) -> ModelVersion:
+    """A version by id, or the active one for ``"active"``."""
+    from rakuten.exceptions import NotFoundError
+
+    if ref == "active":
+        version = model_version_get_active()
+        if version is None:
+            raise NotFoundError("No model is active.")
+        return version
+    if not ref.isdigit():
+        raise NotFoundError(f"Invalid model version {ref!r}: give an id or 'active'.")
+    version = ModelVersion.objects.filter(pk=int(ref)).first()
+    if version is None or not version.bundle_sha256:
+        raise NotFoundError(f"No trained model version #{ref}.")
+    return version
+
+
+def model_version_evaluate_csv(
+    *, version: ModelVersion, csv_path, images_dir=None, progress=None
+) -> tuple[dict, list]:
+    """Score a version on a generic-layout CSV without storing anything. Returns the
+    report (``ml.evaluation.evaluate_items``) and the rows that could not be read."""
+    from catalog.importers import ImportRow, RejectedRow, read_generic_csv
+    from ml.evaluation import evaluate_items
+    from ml.inference import get_predictor
+
+    items, rejected = [], []
+    for row in read_generic_csv(csv_path, images_dir=images_dir):
+        if not isinstance(row, ImportRow):
+            rejected.append(row)
+        elif not row.category:
+            rejected.append(RejectedRow(row.line, "no category"))
+        else:
+            items.append(
+                {
+                    "title": row.title,
+                    "description": row.description,
+                    "image": row.image_path,
+                    "label": row.category,
+                }
+            )
+    predictor = get_predictor(version.bundle_path, version.bundle_sha256)
+    return evaluate_items(predictor, items, progress=progress), rejected

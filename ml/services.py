@@ -14,7 +14,13 @@ from django.utils import timezone
 
 from catalog.models import Category, Product
 from ml import selectors
-from ml.models import ModelActivation, ModelVersion, Prediction, TrainingRun
+from ml.models import (
+    DatasetReset,
+    ModelActivation,
+    ModelVersion,
+    Prediction,
+    TrainingRun,
+)
 from rakuten.exceptions import ApplicationError, ConflictError
 
 logger = logging.getLogger(__name__)
@@ -152,6 +158,10 @@ def training_run_execute(*, run_id: int, log: Callable[[str], None] | None = Non
     except MLError as exc:
         _training_run_fail(run.pk, str(exc))
         raise TrainingFailedError(str(exc)) from exc
+    except BaseException as exc:
+        # Record the failure on the run before the error goes on (worker logs it).
+        _training_run_fail(run.pk, f"{type(exc).__name__}: {exc}")
+        raise
     version = _model_version_register(run, result, bundle, params)
     if params.get("activate"):
         model_version_activate(
@@ -176,7 +186,7 @@ class _ProgressReporter:
         line = _progress_line(event)
         if self.log and line:
             self.log(line)
-        if stage == self.stage and now - self.last < HEARTBEAT_SECONDS:
+        if not line and stage == self.stage and now - self.last < HEARTBEAT_SECONDS:
             return
         self.stage, self.last = stage, now
         TrainingRun.objects.filter(pk=self.run_id).update(
@@ -210,19 +220,19 @@ def _training_run_fail(run_id: int, error: str) -> None:
 
 @transaction.atomic
 def _model_version_register(run, result, bundle, params: dict) -> ModelVersion:
-    metadata = bundle.metadata
+    provenance = result.backbone_provenance or {}
     version = ModelVersion.objects.create(
         name=params.get("name") or _version_name(params),
         status=ModelVersion.Status.READY,
         bundle_path=str(bundle.path),
         bundle_sha256=bundle.sha256,
-        backbone=metadata.get("backbone", {}).get("backbone") or "",
+        backbone=provenance.get("backbone") or "",
         is_demo=bool(params.get("is_demo")),
-        label_codes=list(metadata["labels"]),
-        fusion_weight=metadata.get("fusion_weight"),
-        metrics=metadata.get("metrics", {}),
-        lineage=metadata.get("lineage", {}),
-        warning=metadata.get("backbone", {}).get("warning") or "",
+        label_codes=list(result.labels),
+        fusion_weight=result.fusion_weight,
+        metrics=result.metrics,
+        lineage=result.lineage,
+        warning=" ".join(result.warnings),
     )
     TrainingRun.objects.filter(pk=run.pk).update(
         status=TrainingRun.Status.SUCCEEDED,
@@ -416,3 +426,21 @@ def listing_create(
     if prediction_id is not None:
         prediction_attach(prediction_id=prediction_id, product=product, user=seller)
     return product
+
+
+# --- Datasets ------------------------------------------------------------------------
+
+
+@transaction.atomic
+def dataset_reset(*, user, confirm: bool) -> DatasetReset:
+    """Start counting new products from zero ("reset datasets"). Non-destructive: no
+    product is deleted or changed; the reset records how many new products it covered,
+    and ``selectors.dataset_new_products`` counts from it."""
+    if not confirm:
+        raise ApplicationError(
+            "Confirm the reset: tick “I understand”.",
+            extra={"confirm": ["Tick this box to reset."]},
+        )
+    return DatasetReset.objects.create(
+        created_by=user, products_count=selectors.dataset_new_products().count()
+    )

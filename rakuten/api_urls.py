@@ -1,9 +1,32 @@
-from django.urls import path
+"""The REST API, mounted at ``/api/v1/``: each app's ``api_urls``, the generated
+OpenAPI schema and its interactive docs (offline: drf-spectacular-sidecar)."""
+
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.exceptions import NotFound
+from rest_framework.permissions import AllowAny
+from rest_framework.views import APIView
+
+
+class NotFoundApi(APIView):
+    """Any other ``/api/v1/`` URL: a 404 in the API's error shape, not an HTML
+    page."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    schema = None
+
+    def http_method_not_allowed(self, request, *args, **kwargs):
+        raise NotFound("No such API endpoint.")
+
 
 urlpatterns = [
+    path("", include("accounts.api_urls")),
+    path("", include("catalog.api_urls")),
+    path("", include("ml.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path(
         "docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"
     ),
+    re_path(r"^.*$", NotFoundApi.as_view(), name="api-not-found"),
 ]

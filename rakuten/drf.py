@@ -1,6 +1,6 @@
 """REST framework glue: one error shape everywhere, and pagination."""
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions, status
@@ -32,6 +32,8 @@ def exception_handler(exc, context):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif isinstance(exc, RequestDataTooBig):
+        exc = RequestTooLarge()
 
     response = drf_exception_handler(exc, context)
     if response is None:
@@ -41,12 +43,25 @@ def exception_handler(exc, context):
         fields = detail if isinstance(detail, dict) else {"non_field_errors": detail}
         response.data = _body("invalid", "The request is not valid.", fields)
     else:
-        code = getattr(exc, "default_code", "error")
-        codes = exc.get_codes() if hasattr(exc, "get_codes") else code
-        response.data = _body(
-            codes if isinstance(codes, str) else code, str(exc.detail), {}
-        )
+        response.data = _body(*_code_and_message(exc), {})
     return response
+
+
+class RequestTooLarge(exceptions.APIException):
+    """A body over DATA_UPLOAD_MAX_MEMORY_SIZE (Django would answer an HTML 400)."""
+
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "too_large"
+    default_detail = "The request body is too large."
+
+
+def _code_and_message(exc: exceptions.APIException) -> tuple[str, str]:
+    detail = exc.detail
+    if isinstance(detail, dict) and "detail" in detail:
+        # simplejwt's errors: {"detail": ..., "code": ..., "messages": [...]}.
+        return str(detail.get("code") or exc.default_code), str(detail["detail"])
+    codes = exc.get_codes()
+    return (codes if isinstance(codes, str) else exc.default_code), str(detail)
 
 
 def _body(code: str, message: str, fields: dict) -> dict:

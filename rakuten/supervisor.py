@@ -56,7 +56,7 @@ def run_processes(specs: Sequence[ProcessSpec], *, env: dict | None = None) -> i
 def _stop_all(procs: dict[str, subprocess.Popen], grace: float = 10.0) -> None:
     for proc in procs.values():
         if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
+            proc.terminate()  # the process stops its own children (worker pool)
     deadline = time.monotonic() + grace
     for name, proc in procs.items():
         try:

@@ -7,6 +7,9 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("accounts/", include("accounts.urls")),
+    # Sell (products/new/, products/suggestions/) and the staff pages (staff/...).
+    path("", include("ml.urls")),
+    path("products/", include("catalog.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("rakuten.api_urls")),
 ]

@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "django_celery_results",
     "django_celery_beat",
     "django_htmx",
+    "axes",
     "accounts",
     "catalog",
     "ml",
@@ -51,6 +52,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes requires: it turns a lock-out into a 429 response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "rakuten.urls"
@@ -104,6 +107,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# django-axes first: it refuses a locked-out username+IP before any password check.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
@@ -145,21 +153,44 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3 * 3600}
+if CELERY_BROKER_URL.startswith("redis"):
+    # A message not acknowledged within this time is delivered again: longer than the
+    # longest training run (late acknowledgement). kombu's SQLAlchemy transport hands
+    # every option to create_engine(), so it gets none.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 4 * 3600}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
 
 # --- REST API -----------------------------------------------------------------------
 REST_FRAMEWORK = {
+    # JWT only: no session or basic authentication, so the API cannot be used
+    # without a token (and there is no switch to turn authentication off).
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework_simplejwt.authentication.JWTAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_SCHEMA_CLASS": "rakuten.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "rakuten.drf.exception_handler",
     "DEFAULT_PAGINATION_CLASS": "rakuten.drf.Pagination",
     "PAGE_SIZE": 20,
+    # Counted in the default cache. Views with a ``throttle_scope`` (predict,
+    # token) also get that scope's rate.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+        "rest_framework.throttling.ScopedRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": "60/minute",
+        "user": "1000/minute",
+        "predict": env("API_THROTTLE_PREDICT", default="60/minute"),
+        "token": "20/minute",
+    },
 }
+# A JSON body may carry a photo in base64 (4/3 of its size): let the largest photo
+# through, so that image_check, not Django, answers "too large".
+DATA_UPLOAD_MAX_MEMORY_SIZE = PRODUCT_IMAGE_MAX_BYTES * 4 // 3 + 1024 * 1024
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(
         minutes=env.int("JWT_ACCESS_MINUTES", default=5)
@@ -168,7 +199,19 @@ SIMPLE_JWT = {
     "ROTATE_REFRESH_TOKENS": True,
     "BLACKLIST_AFTER_ROTATION": True,
     "UPDATE_LAST_LOGIN": True,
+    "ALGORITHM": "HS256",
+    "AUTH_HEADER_TYPES": ("Bearer",),
 }
+
+# Log-in throttling (django-axes): after AXES_FAILURE_LIMIT failures for one
+# username from one IP address, the web log-in, the admin log-in and ``token/``
+# refuse even the right password until the cool-off time has passed.
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "Rakuten product categorisation API",
     "DESCRIPTION": "Category suggestions, products, metrics and model operations.",
@@ -177,6 +220,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Two models have a ``status`` field: give each enum a readable name.
+    "ENUM_NAME_OVERRIDES": {
+        "ModelVersionStatusEnum": "ml.models.ModelVersion.Status",
+        "TrainingRunStatusEnum": "ml.models.TrainingRun.Status",
+    },
 }
 
 # --- Machine learning ---------------------------------------------------------------

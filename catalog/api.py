@@ -1,0 +1,289 @@
+"""REST API of the catalogue: products (list, read, change, delete, photo), and the
+photo fields every API upload shares. Creating a listing links its prediction, so it
+lives on the ML side (``ml.api.ListingCreateApi``), as do the unlabelled-pool
+proposals."""
+
+import base64
+import binascii
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.http import FileResponse
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, extend_schema_field
+from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from catalog.images import InvalidImageError, image_check
+from catalog.models import Category, Product
+from catalog.selectors import (
+    category_list,
+    product_get_visible_to,
+    product_list_visible_to,
+)
+from catalog.services import product_delete, product_update
+from rakuten.drf import Pagination
+
+# --- Photos: multipart ``image`` or JSON ``image_base64`` -----------------------------
+
+# A base64 photo has no file name: its type is read from its first bytes.
+_SIGNATURES = ((b"\xff\xd8\xff", ".jpg"), (b"\x89PNG\r\n\x1a\n", ".png"))
+
+
+class PhotoBase64Field(serializers.CharField):
+    """A photo as base64 (optionally a ``data:image/...;base64,`` URL) -> a named
+    ``ContentFile``, so it travels like an uploaded file."""
+
+    default_error_messages = {
+        "base64": "Not valid base64.",
+        "type": "The photo must be a JPEG, PNG or WebP image.",
+    }
+
+    def to_internal_value(self, data):
+        text = super().to_internal_value(data)
+        if text.startswith("data:") and "," in text:
+            text = text.split(",", 1)[1]
+        try:
+            raw = base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            self.fail("base64")
+        extension = _extension_of(raw)
+        if extension is None:
+            self.fail("type")
+        return ContentFile(raw, name=f"photo{extension}")
+
+
+def _extension_of(raw: bytes) -> str | None:
+    for signature, extension in _SIGNATURES:
+        if raw.startswith(signature):
+            return extension
+    if raw[:4] == b"RIFF" and raw[8:12] == b"WEBP":
+        return ".webp"
+    return None
+
+
+class PhotoInputMixin(serializers.Serializer):
+    """``image`` (multipart file) or ``image_base64`` (JSON), checked by
+    ``catalog.images.image_check``; ``validated_data["photo"]`` is the file or None.
+    """
+
+    image = serializers.FileField(required=False, allow_null=True)
+    image_base64 = PhotoBase64Field(required=False, allow_null=True, write_only=True)
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        upload = attrs.pop("image", None)
+        encoded = attrs.pop("image_base64", None)
+        if upload is not None and encoded is not None:
+            raise serializers.ValidationError(
+                {"image": ["Send either image or image_base64, not both."]}
+            )
+        field, photo = (
+            ("image", upload) if encoded is None else ("image_base64", encoded)
+        )
+        if photo is not None:
+            _photo_check(photo, field=field)
+        attrs["photo"] = photo
+        return attrs
+
+
+def _photo_check(photo, *, field: str) -> None:
+    photo.seek(0)
+    try:
+        image_check(
+            photo.read(),
+            filename=photo.name or "",
+            max_bytes=settings.PRODUCT_IMAGE_MAX_BYTES,
+        )
+    except InvalidImageError as exc:
+        raise serializers.ValidationError({field: [exc.message]}) from exc
+    finally:
+        photo.seek(0)
+
+
+# --- Products -------------------------------------------------------------------------
+
+
+class CategoryRefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Category
+        fields = ["id", "code", "name"]
+
+
+class ProductOutputSerializer(serializers.ModelSerializer):
+    """A product as every product operation answers it; ``image`` is the URL of
+    ``products/<id>/photo/`` (media files are not served publicly)."""
+
+    category = CategoryRefSerializer(allow_null=True)
+    seller = serializers.CharField(source="seller.username", allow_null=True)
+    image = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Product
+        fields = [
+            "id",
+            "title",
+            "description",
+            "category",
+            "image",
+            "seller",
+            "source",
+            "confirmed_at",
+            "created_at",
+            "updated_at",
+        ]
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_image(self, product: Product) -> str | None:
+        return photo_url(self.context["request"], "api-product-photo", product)
+
+
+def photo_url(request, route: str, product: Product) -> str | None:
+    if not product.image:
+        return None
+    return request.build_absolute_uri(reverse(route, args=[product.pk]))
+
+
+class AnyAcceptNegotiation(BaseContentNegotiation):
+    """A photo is answered whatever ``Accept`` asks for; errors stay JSON."""
+
+    def select_parser(self, request, parsers):
+        return parsers[0]
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+class ProductListApi(APIView):
+    """Sellers list their own products; staff and integrators every product."""
+
+    pagination_class = Pagination
+
+    class FilterSerializer(serializers.Serializer):
+        search = serializers.CharField(required=False, allow_blank=True, default="")
+        category = serializers.IntegerField(required=False, min_value=1)
+
+    OutputSerializer = ProductOutputSerializer
+
+    @extend_schema(
+        summary="List products",
+        parameters=[FilterSerializer],
+        responses=ProductOutputSerializer(many=True),
+    )
+    def get(self, request):
+        filters = ProductListApi.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        products = product_list_visible_to(
+            user=request.user,
+            search=filters.validated_data["search"],
+            category_id=filters.validated_data.get("category"),
+        )
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(products, request, view=self)
+        data = ProductOutputSerializer(
+            page, many=True, context={"request": request}
+        ).data
+        return paginator.get_paginated_response(data)
+
+
+class ProductDetailApi(APIView):
+    """Another seller's product is "not found" (404), never "forbidden"."""
+
+    OutputSerializer = ProductOutputSerializer
+
+    @extend_schema(summary="Read a product", responses=ProductOutputSerializer)
+    def get(self, request, pk: int):
+        product = product_get_visible_to(user=request.user, pk=pk)
+        return Response(
+            ProductOutputSerializer(product, context={"request": request}).data
+        )
+
+
+def _product_to_change(*, user, pk: int) -> Product:
+    """Only the seller changes a product; staff and integrators, who may read it,
+    get 403; anyone else 404."""
+    product = product_get_visible_to(user=user, pk=pk)
+    if product.seller_id != user.pk:
+        raise PermissionDenied("Only the product's seller may change it.")
+    return product
+
+
+class ProductUpdateApi(APIView):
+    """PUT replaces title, description and category; PATCH changes some of them.
+    A photo, when sent, replaces the current one."""
+
+    class InputSerializer(PhotoInputMixin):
+        title = serializers.CharField(max_length=500)
+        description = serializers.CharField(allow_blank=True, required=False)
+        category = serializers.PrimaryKeyRelatedField(
+            queryset=category_list(active_only=False)
+        )
+
+    OutputSerializer = ProductOutputSerializer
+
+    @extend_schema(
+        summary="Replace a product's fields",
+        request=InputSerializer,
+        responses=ProductOutputSerializer,
+    )
+    def put(self, request, pk: int):
+        return self._update(request, pk, partial=False)
+
+    @extend_schema(
+        summary="Change some of a product's fields",
+        request=InputSerializer,
+        responses=ProductOutputSerializer,
+    )
+    def patch(self, request, pk: int):
+        return self._update(request, pk, partial=True)
+
+    def _update(self, request, pk: int, *, partial: bool):
+        product = _product_to_change(user=request.user, pk=pk)
+        serializer = ProductUpdateApi.InputSerializer(
+            data=request.data, partial=partial
+        )
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        product = product_update(
+            product=product,
+            title=data.get("title", product.title),
+            description=data.get("description", product.description),
+            category=data.get("category", product.category),
+            image=data.get("photo"),
+        )
+        return Response(
+            ProductOutputSerializer(product, context={"request": request}).data
+        )
+
+
+class ProductDeleteApi(APIView):
+    """Only the product's seller deletes it; its photo goes with it."""
+
+    @extend_schema(summary="Delete a product", responses={204: None})
+    def delete(self, request, pk: int):
+        product_delete(product=_product_to_change(user=request.user, pk=pk))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ProductObjectApi(ProductDetailApi, ProductUpdateApi, ProductDeleteApi):
+    """``products/<pk>/``: GET (``ProductDetailApi``), PUT and PATCH
+    (``ProductUpdateApi``), DELETE (``ProductDeleteApi``)."""
+
+
+class ProductPhotoApi(APIView):
+    """The product's photo, to whoever may read the product."""
+
+    content_negotiation_class = AnyAcceptNegotiation
+
+    @extend_schema(
+        summary="A product's photo", responses={(200, "image/*"): OpenApiTypes.BINARY}
+    )
+    def get(self, request, pk: int):
+        product = product_get_visible_to(user=request.user, pk=pk)
+        if not product.image:
+            raise NotFound("This product has no photo.")
+        return FileResponse(product.image.open("rb"))

@@ -1,0 +1,73 @@
+"""Forms of the catalogue pages: they validate; the services save."""
+
+from django import forms
+from django.conf import settings
+
+from catalog.images import InvalidImageError, image_check
+from catalog.selectors import category_list
+from rakuten.exceptions import ApplicationError
+from rakuten.forms import BootstrapFormMixin
+
+
+def photo_validate(upload):
+    """Check an uploaded photo with the same rules as the services (format, size,
+    complete file, extension matching its content)."""
+    if not upload:
+        return upload
+    upload.seek(0)
+    try:
+        image_check(
+            upload.read(),
+            filename=upload.name or "",
+            max_bytes=settings.PRODUCT_IMAGE_MAX_BYTES,
+        )
+    except InvalidImageError as exc:
+        raise forms.ValidationError(exc.message, code=exc.code) from exc
+    finally:
+        upload.seek(0)
+    return upload
+
+
+class ProductForm(BootstrapFormMixin, forms.Form):
+    """A product's title, description, photo and confirmed category."""
+
+    title = forms.CharField(max_length=500, min_length=3)
+    description = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4}), required=False
+    )
+    photo = forms.FileField(
+        required=False,
+        widget=forms.FileInput(attrs={"accept": "image/jpeg,image/png,image/webp"}),
+        help_text="JPEG, PNG or WebP.",
+    )
+    category = forms.ModelChoiceField(queryset=category_list(), empty_label="—")
+
+    def clean_photo(self):
+        return photo_validate(self.cleaned_data.get("photo"))
+
+
+class ProductFilterForm(BootstrapFormMixin, forms.Form):
+    """Search and category filter of the product list (GET)."""
+
+    q = forms.CharField(required=False, label="Search")
+    category = forms.ModelChoiceField(
+        queryset=category_list(), required=False, empty_label="All categories"
+    )
+
+
+def form_add_service_error(form: forms.Form, exc: ApplicationError) -> None:
+    """Show a service's refusal on the form: on the fields it names, on the photo for
+    an invalid photo, otherwise above the form."""
+    if isinstance(exc, InvalidImageError) and "photo" in form.fields:
+        form.add_error("photo", exc.message)
+        return
+    # Errors on hidden fields (such as the prediction id) show above the form.
+    fields = {
+        name: errors
+        for name, errors in exc.extra.items()
+        if name in form.fields and not form.fields[name].widget.is_hidden
+    }
+    for name, errors in fields.items():
+        form.add_error(name, errors)
+    if not fields:
+        form.add_error(None, exc.message)

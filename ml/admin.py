@@ -1,0 +1,205 @@
+"""Admin for the ML side. Rows are written by the services (training, activation,
+predictions), so the admin mostly reads; its actions call the same services as the
+staff pages."""
+
+from django.contrib import admin, messages
+from django.utils.html import format_html_join
+
+from ml.models import (
+    DatasetReset,
+    ModelActivation,
+    ModelVersion,
+    Prediction,
+    TrainingRun,
+)
+from ml.services import model_version_activate, training_run_create
+from rakuten.exceptions import ApplicationError
+
+# Options a finished run's parameters may pass on to a new run (the rest, such as
+# ``is_demo``, are set by the platform, not by staff).
+RESTARTABLE_OPTIONS = (
+    "backbone",
+    "text_only",
+    "epochs",
+    "activate",
+    "allow_random_backbone",
+)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """History rows: staff read them; only the services write them."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.display(description="flags")
+def model_flags(version: ModelVersion) -> str:
+    badges = []
+    if version.is_demo:
+        badges.append(("#ffc107", "#000", "demo model", "demo model"))
+    if version.warning:
+        badges.append(("#dc3545", "#fff", version.warning, "warning"))
+    return format_html_join(
+        " ",
+        '<span style="background:{};color:{};padding:1px 6px;border-radius:8px;'
+        'font-size:11px" title="{}">{}</span>',
+        badges,
+    )
+
+
+@admin.register(ModelVersion)
+class ModelVersionAdmin(admin.ModelAdmin):
+    list_display = (
+        "id",
+        "name",
+        "status",
+        model_flags,
+        "backbone",
+        "weighted_f1_display",
+        "accuracy_display",
+        "created_at",
+        "activated_at",
+    )
+    list_display_links = ("id", "name")
+    list_filter = ("status", "is_demo", "backbone")
+    search_fields = ("name", "bundle_sha256")
+    readonly_fields = (
+        "status",
+        model_flags,
+        "warning",
+        "bundle_path",
+        "bundle_sha256",
+        "backbone",
+        "is_demo",
+        "label_codes",
+        "fusion_weight",
+        "metrics",
+        "lineage",
+        "parent",
+        "created_at",
+        "activated_at",
+    )
+    actions = ["activate"]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # versions come from training runs
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # predictions point at their version
+
+    @admin.display(description="weighted F1")
+    def weighted_f1_display(self, obj: ModelVersion) -> str:
+        return "—" if obj.weighted_f1 is None else f"{obj.weighted_f1:.3f}"
+
+    @admin.display(description="accuracy")
+    def accuracy_display(self, obj: ModelVersion) -> str:
+        return "—" if obj.accuracy is None else f"{obj.accuracy:.3f}"
+
+    @admin.action(description="Activate the selected version")
+    def activate(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(
+                request, "Select exactly one version to activate.", messages.ERROR
+            )
+            return
+        version = queryset.get()
+        try:
+            model_version_activate(
+                version=version, user=request.user, reason="activated from the admin"
+            )
+        except ApplicationError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+        else:
+            self.message_user(request, f"{version} is now the active model.")
+
+
+@admin.register(TrainingRun)
+class TrainingRunAdmin(ReadOnlyAdmin):
+    list_display = (
+        "id",
+        "status",
+        "kind",
+        "progress_display",
+        "stage",
+        "model_version",
+        "created_by",
+        "created_at",
+        "finished_at",
+    )
+    list_filter = ("status", "kind")
+    search_fields = ("log", "error")
+    list_select_related = ("model_version", "created_by")
+    actions = ["restart"]
+
+    @admin.display(description="progress")
+    def progress_display(self, obj: TrainingRun) -> str:
+        return f"{obj.progress:.0%}"
+
+    @admin.action(description="Start a new training run with the same options")
+    def restart(self, request, queryset):
+        for run in queryset:
+            options = {
+                k: v for k, v in run.parameters.items() if k in RESTARTABLE_OPTIONS
+            }
+            try:
+                new = training_run_create(
+                    parameters=options, kind=run.kind, created_by=request.user
+                )
+            except ApplicationError as exc:
+                self.message_user(
+                    request, f"Run #{run.pk}: {exc.message}", messages.ERROR
+                )
+            else:
+                self.message_user(request, f"Training run #{new.pk} is queued.")
+
+
+@admin.register(Prediction)
+class PredictionAdmin(ReadOnlyAdmin):
+    list_display = (
+        "id",
+        "model_version",
+        "predicted_category",
+        "probability",
+        "used",
+        "latency_ms",
+        "product",
+        "requested_by",
+        "created_at",
+    )
+    list_filter = ("used", "model_version__is_demo", "model_version")
+    search_fields = ("product__title", "predicted_category__name")
+    list_select_related = ("model_version", "predicted_category", "product")
+    date_hierarchy = "created_at"
+
+    @admin.display(description="probability")
+    def probability(self, obj: Prediction) -> str:
+        return f"{obj.top_k[0]['probability']:.0%}" if obj.top_k else "—"
+
+
+@admin.register(ModelActivation)
+class ModelActivationAdmin(ReadOnlyAdmin):
+    list_display = (
+        "created_at",
+        "version",
+        "previous",
+        "is_rollback",
+        "activated_by",
+        "reason",
+    )
+    list_filter = ("is_rollback",)
+    search_fields = ("reason", "version__name")
+    list_select_related = ("version", "previous", "activated_by")
+
+
+@admin.register(DatasetReset)
+class DatasetResetAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "created_by", "products_count")
+    search_fields = ("created_by__username",)
+    list_select_related = ("created_by",)

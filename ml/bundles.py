@@ -1,0 +1,339 @@
+"""Immutable, content-addressed model bundles.
+
+A bundle is a folder ``<root>/<sha256>`` holding::
+
+    bundle.json       label map, network/preprocessing config, backbone
+                      provenance, fusion weight, metrics, lineage, versions
+    text_net.pt       state dict of the text network
+    image_head.pt     state dict of the image head (when there is one)
+    backbone.pt       backbone state dict, only for randomly initialised ones
+    tokenizer/        tokenizer.json + tokenizer_config.json
+    MANIFEST.json     sha256 of every other file
+
+The folder name is the sha256 of ``MANIFEST.json``. Bundles are written into a
+temporary folder inside ``root`` and renamed in one step, so a partial bundle
+is never visible. :func:`load_bundle` checks every hash before anything is
+deserialised, and then only with ``torch.load(weights_only=True)``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import platform
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import tokenizers
+import torch
+import torchvision
+import transformers
+from transformers import PreTrainedTokenizerFast
+
+from ml.errors import BundleIntegrityError
+from ml.fusion import DEFAULT_GRID
+from ml.nets import ImageHead, TextClassifier, image_head, text_classifier
+from ml.preprocessing import load_tokenizer, save_tokenizer
+
+if TYPE_CHECKING:
+    from ml.training import TrainingResult
+
+__all__ = [
+    "FORMAT_VERSION",
+    "BundleRef",
+    "LoadedBundle",
+    "save_bundle",
+    "verify_bundle",
+    "load_bundle",
+    "library_versions",
+]
+
+FORMAT_VERSION = 1
+MANIFEST = "MANIFEST.json"
+_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True)
+class BundleRef:
+    """Where a saved bundle lives, its content hash and its ``bundle.json``."""
+
+    path: Path
+    sha256: str
+    metadata: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class LoadedBundle:
+    """A verified bundle, with its networks built on CPU in eval mode."""
+
+    path: Path
+    sha256: str
+    metadata: dict[str, Any]
+    labels: list[str]
+    tokenizer: PreTrainedTokenizerFast
+    text_net: TextClassifier
+    image_head: ImageHead | None
+    backbone_state_dict: dict[str, torch.Tensor] | None
+
+    @property
+    def fusion_weight(self) -> float:
+        return float(self.metadata["fusion_weight"])
+
+    @property
+    def backbone_provenance(self) -> dict[str, Any]:
+        return self.metadata["backbone"]
+
+    @property
+    def max_length(self) -> int:
+        return int(self.metadata["preprocessing"]["max_length"])
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries a bundle depends on."""
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "transformers": transformers.__version__,
+        "tokenizers": tokenizers.__version__,
+    }
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _relative_files(folder: Path) -> list[str]:
+    return sorted(
+        p.relative_to(folder).as_posix()
+        for p in folder.rglob("*")
+        if p.is_file() or p.is_symlink()
+    )
+
+
+def _metadata(result: TrainingResult, extra: dict[str, Any]) -> dict[str, Any]:
+    backbone: dict[str, Any] = {"backbone": None, "source": None, "warning": None}
+    if result.backbone_provenance is not None:
+        backbone = dict(result.backbone_provenance)
+    backbone["state_file"] = "backbone.pt" if result.backbone_state_dict else None
+    return {
+        "format_version": FORMAT_VERSION,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "labels": list(result.labels),
+        "networks": {
+            "text": {
+                "builder": "ml.nets.text_classifier",
+                "config": result.text_net_config,
+                "file": "text_net.pt",
+            },
+            "image_head": (
+                {
+                    "builder": "ml.nets.image_head",
+                    "config": result.image_head_config,
+                    "file": "image_head.pt",
+                }
+                if result.image_head is not None
+                else None
+            ),
+        },
+        "preprocessing": result.preprocessing,
+        "backbone": backbone,
+        "fusion_weight": result.fusion_weight,
+        "fusion_rule": "p = w*p_text + (1-w)*p_image; p_text without photo, "
+        "p_image without text; w chosen on validation by weighted F1 over "
+        f"{list(DEFAULT_GRID)}",
+        "metrics": result.metrics,
+        "lineage": result.lineage,
+        "training": {
+            "config": result.config,
+            "history": result.history,
+            "warnings": result.warnings,
+            "timings": result.timings,
+        },
+        "versions": library_versions(),
+        "extra": extra,
+    }
+
+
+def save_bundle(
+    result: TrainingResult, *, root: Path, extra_metadata: dict[str, Any] | None = None
+) -> BundleRef:
+    """Write ``result`` as a bundle under ``root`` and return its reference.
+
+    ``extra_metadata`` (JSON-serialisable; other values are stored as ``str``)
+    is kept under ``bundle.json["extra"]``. Saving identical content twice
+    returns the existing bundle.
+    """
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-bundle-", dir=root))
+    try:
+        torch.save(result.text_net.state_dict(), tmp / "text_net.pt")
+        if result.image_head is not None:
+            torch.save(result.image_head.state_dict(), tmp / "image_head.pt")
+        if result.backbone_state_dict:
+            torch.save(result.backbone_state_dict, tmp / "backbone.pt")
+        save_tokenizer(result.tokenizer, tmp / "tokenizer")
+        metadata = _metadata(result, dict(extra_metadata or {}))
+        (tmp / "bundle.json").write_text(
+            json.dumps(metadata, indent=2, sort_keys=True, default=str) + "\n", "utf-8"
+        )
+        files = {name: _sha256_file(tmp / name) for name in _relative_files(tmp)}
+        manifest = {"format_version": FORMAT_VERSION, "files": files}
+        manifest_bytes = (
+            json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+        ).encode()
+        (tmp / MANIFEST).write_bytes(manifest_bytes)
+        sha256 = hashlib.sha256(manifest_bytes).hexdigest()
+        for path in tmp.rglob("*"):
+            if path.is_file():
+                path.chmod(0o444)
+        final = root / sha256
+        try:
+            os.replace(tmp, final)
+        except OSError:
+            if not (final / MANIFEST).is_file():
+                raise
+            shutil.rmtree(tmp)  # the same bundle already exists
+        return BundleRef(path=final, sha256=sha256, metadata=metadata)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def verify_bundle(path: Path, *, expected_sha256: str | None = None) -> str:
+    """Check a bundle folder against its manifest and return its sha256.
+
+    Raises:
+        BundleIntegrityError: missing folder or manifest, a hash that does not
+            match the folder name / ``expected_sha256``, a missing, extra or
+            modified file.
+    """
+    return _verified_contents(Path(path), expected_sha256)[0]
+
+
+def _verified_contents(
+    path: Path, expected_sha256: str | None
+) -> tuple[str, dict[str, bytes]]:
+    """Verify the bundle; return its sha256 and the bytes of every listed file."""
+    if not path.is_dir():
+        raise BundleIntegrityError(f"bundle folder {path} does not exist")
+    try:
+        manifest_bytes = (path / MANIFEST).read_bytes()
+    except OSError as exc:
+        raise BundleIntegrityError(
+            f"bundle {path.name}: cannot read {MANIFEST}"
+        ) from exc
+    sha256 = hashlib.sha256(manifest_bytes).hexdigest()
+    if expected_sha256 is not None and sha256 != expected_sha256:
+        raise BundleIntegrityError(
+            f"bundle {path.name}: manifest hash {sha256} does not match the "
+            f"expected {expected_sha256}"
+        )
+    if _SHA256_RE.match(path.name):
+        if path.name != sha256:
+            raise BundleIntegrityError(
+                f"bundle {path.name}: manifest hash {sha256} does not match the "
+                "folder name"
+            )
+    elif expected_sha256 is None:
+        raise BundleIntegrityError(
+            f"bundle {path.name}: folder is not named by its hash and no expected "
+            "hash was given"
+        )
+    try:
+        manifest = json.loads(manifest_bytes)
+        expected_files: dict[str, str] = dict(manifest["files"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise BundleIntegrityError(f"bundle {path.name}: malformed manifest") from exc
+    present = set(_relative_files(path)) - {MANIFEST}
+    missing = sorted(set(expected_files) - present)
+    extra = sorted(present - set(expected_files))
+    if missing:
+        raise BundleIntegrityError(f"bundle {path.name}: missing file(s) {missing}")
+    if extra:
+        raise BundleIntegrityError(f"bundle {path.name}: unexpected file(s) {extra}")
+    contents: dict[str, bytes] = {}
+    for name, file_sha in sorted(expected_files.items()):
+        try:
+            data = (path / name).read_bytes()
+        except OSError as exc:
+            raise BundleIntegrityError(
+                f"bundle {path.name}: cannot read {name}"
+            ) from exc
+        if hashlib.sha256(data).hexdigest() != file_sha:
+            raise BundleIntegrityError(
+                f"bundle {path.name}: file {name} was modified (sha256 mismatch)"
+            )
+        contents[name] = data
+    return sha256, contents
+
+
+def _load_state(contents: dict[str, bytes], name: str) -> dict[str, torch.Tensor]:
+    state = torch.load(
+        io.BytesIO(contents[name]), map_location="cpu", weights_only=True
+    )
+    if not isinstance(state, dict):
+        raise TypeError(f"{name} does not hold a state dict")
+    return state
+
+
+def load_bundle(path: Path, *, expected_sha256: str | None = None) -> LoadedBundle:
+    """Verify a bundle (see :func:`verify_bundle`) and load it on CPU.
+
+    Raises:
+        BundleIntegrityError: the bundle fails verification, has an unknown
+            format version, or its weights do not fit its configuration.
+    """
+    path = Path(path)
+    sha256, contents = _verified_contents(path, expected_sha256)
+    try:
+        metadata = json.loads(contents["bundle.json"])
+        version = metadata.get("format_version")
+        if version != FORMAT_VERSION:
+            raise BundleIntegrityError(
+                f"bundle {path.name}: unsupported format version {version!r}"
+            )
+        networks = metadata["networks"]
+        text_net = text_classifier(**networks["text"]["config"])
+        text_net.load_state_dict(_load_state(contents, networks["text"]["file"]))
+        text_net.eval()
+        head = None
+        if networks.get("image_head"):
+            head = image_head(**networks["image_head"]["config"])
+            head.load_state_dict(_load_state(contents, networks["image_head"]["file"]))
+            head.eval()
+        backbone = metadata["backbone"]
+        backbone_state = (
+            _load_state(contents, backbone["state_file"])
+            if backbone.get("state_file")
+            else None
+        )
+        tokenizer = load_tokenizer(path / "tokenizer")
+    except BundleIntegrityError:
+        raise
+    except Exception as exc:  # torch / json / tokenizers errors: one domain error
+        raise BundleIntegrityError(
+            f"bundle {path.name} cannot be loaded: {exc}"
+        ) from exc
+    return LoadedBundle(
+        path=path,
+        sha256=sha256,
+        metadata=metadata,
+        labels=list(metadata["labels"]),
+        tokenizer=tokenizer,
+        text_net=text_net,
+        image_head=head,
+        backbone_state_dict=backbone_state,
+    )

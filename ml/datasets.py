@@ -1,0 +1,86 @@
+"""Training samples, the stratified train/validation split and data lineage."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from sklearn.model_selection import train_test_split
+
+from ml.errors import InvalidImageError
+from ml.preprocessing import ImageSource, read_image_bytes
+
+__all__ = ["Sample", "stratified_split", "dataset_hash", "class_counts"]
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One product: its text, optional photo and (for training) its label."""
+
+    title: str | None
+    description: str | None = None
+    image: str | Path | bytes | None = None
+    label: str | None = None
+
+
+def stratified_split(
+    labels: Sequence[str], *, val_fraction: float = 0.2, seed: int = 0
+) -> tuple[list[int], list[int]]:
+    """Split row indices into train and validation, stratified by label.
+
+    Classes with a single sample cannot be stratified and go to train. If the
+    remaining rows still cannot be stratified (e.g. the validation part would
+    be smaller than the number of classes) a plain shuffled split is used.
+    Returns sorted index lists; deterministic for a given ``seed``.
+    """
+    if not 0.0 < val_fraction < 1.0:
+        raise ValueError("val_fraction must be between 0 and 1")
+    counts = Counter(labels)
+    singles = [i for i, label in enumerate(labels) if counts[label] < 2]
+    rest = [i for i, label in enumerate(labels) if counts[label] >= 2]
+    if len(rest) < 2:
+        return sorted(singles + rest), []
+    rest_labels = [labels[i] for i in rest]
+    try:
+        train, val = train_test_split(
+            rest, test_size=val_fraction, random_state=seed, stratify=rest_labels
+        )
+    except ValueError:
+        train, val = train_test_split(rest, test_size=val_fraction, random_state=seed)
+    return sorted([*singles, *train]), sorted(val)
+
+
+def _image_fingerprint(image: ImageSource) -> str | None:
+    try:
+        data = read_image_bytes(image)
+    except InvalidImageError:
+        return "invalid"
+    return None if data is None else hashlib.sha256(data).hexdigest()
+
+
+def dataset_hash(samples: Sequence[Sample]) -> str:
+    """sha256 over every sample's title, description, label and photo bytes.
+
+    Order matters (it also determines the split). Photos are hashed by content,
+    so a moved file does not change the hash but an edited one does.
+    """
+    digest = hashlib.sha256()
+    for sample in samples:
+        record = [
+            sample.title,
+            sample.description,
+            sample.label,
+            _image_fingerprint(sample.image),
+        ]
+        digest.update(json.dumps(record, ensure_ascii=False).encode("utf-8"))
+        digest.update(b"\n")
+    return digest.hexdigest()
+
+
+def class_counts(labels: Sequence[str]) -> dict[str, int]:
+    """Number of rows per label, sorted by label."""
+    return {str(k): int(v) for k, v in sorted(Counter(labels).items())}

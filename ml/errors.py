@@ -1,0 +1,57 @@
+"""Domain exceptions of the ML core.
+
+The public functions of :mod:`ml.inference`, :mod:`ml.bundles`,
+:mod:`ml.backbones` and :mod:`ml.training` raise these instead of letting
+torch / PIL / tokenizers exceptions leak, so callers (views, tasks) can map
+them to user-facing messages.
+"""
+
+from __future__ import annotations
+
+import pickle
+import struct
+
+__all__ = [
+    "TORCH_LOAD_ERRORS",
+    "MLError",
+    "InvalidImageError",
+    "EmptyInputError",
+    "BundleIntegrityError",
+    "PretrainedWeightsUnavailableError",
+    "TrainingDataError",
+]
+
+
+class MLError(Exception):
+    """Base class of every error raised on purpose by the ML core."""
+
+
+class InvalidImageError(MLError, ValueError):
+    """Image data that cannot be read or decoded (corrupt, empty, not an image)."""
+
+
+class EmptyInputError(MLError, ValueError):
+    """A prediction was requested for a product with neither text nor photo."""
+
+
+class BundleIntegrityError(MLError):
+    """A model bundle is incomplete, altered, or does not match its hash."""
+
+
+class PretrainedWeightsUnavailableError(MLError):
+    """Pretrained backbone weights were requested but are not available offline."""
+
+
+class TrainingDataError(MLError, ValueError):
+    """The training data cannot produce a model (too few samples, classes, ...)."""
+
+
+#: What ``torch.load`` raises on a missing, truncated or corrupted file.
+TORCH_LOAD_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    EOFError,
+    RuntimeError,
+    ValueError,
+    pickle.UnpicklingError,
+    struct.error,
+)

@@ -1,0 +1,135 @@
+"""Forms of the selling and staff pages: they validate; the services save."""
+
+from django import forms
+from django.urls import reverse_lazy
+
+from catalog.forms import ProductForm, photo_validate
+from catalog.selectors import category_list
+from ml.models import ModelVersion
+from rakuten.forms import BootstrapFormMixin
+
+SUGGESTION_MIN_TITLE = 3
+SUGGESTION_TRIGGERS = {
+    "title": "keyup changed delay:400ms, change",
+    "description": "keyup changed delay:400ms, change",
+    "photo": "change",
+}
+WINDOW_CHOICES = [(1, "1 day"), (7, "7 days"), (30, "30 days"), (90, "90 days")]
+WINDOW_CHOICES += [(365, "1 year")]
+
+
+def _backbone_choices():
+    from ml.backbones import BACKBONES  # torch: imported when a form is built
+
+    return [(name, name) for name in BACKBONES]
+
+
+class ListingForm(ProductForm):
+    """The Sell form. The category comes from the suggestion radios (``category``) or,
+    when the seller picks "another category" or there are no suggestions, from the
+    searchable list (``other_category``). ``prediction`` is the stored prediction the
+    suggestions came from; ``proposal`` the unlabelled product the form was filled
+    from."""
+
+    category = forms.ModelChoiceField(queryset=category_list(), required=False)
+    other_category = forms.ModelChoiceField(
+        queryset=category_list(),
+        required=False,
+        label="Any category",
+        empty_label="— choose a category —",
+    )
+    prediction = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    proposal = forms.IntegerField(required=False, widget=forms.HiddenInput)
+
+    field_order = ["title", "description", "photo", "category", "other_category"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Typing in the title or description, or choosing a photo, posts the whole
+        # form (photo included) to the suggestion endpoint, debounced.
+        for name, trigger in SUGGESTION_TRIGGERS.items():
+            self.fields[name].widget.attrs.update(
+                {
+                    "hx-post": reverse_lazy("ml:suggestions"),
+                    "hx-trigger": trigger,
+                    "hx-target": "#suggestions",
+                    "hx-include": "closest form",
+                    "hx-encoding": "multipart/form-data",
+                    "hx-sync": "closest form:replace",
+                    "hx-indicator": "#suggest-indicator",
+                }
+            )
+
+    def clean(self):
+        cleaned = super().clean()
+        chosen = cleaned.get("category") or cleaned.get("other_category")
+        if chosen is None and not self.has_error("category"):
+            self.add_error(
+                "other_category", "Choose a category: a suggestion or one of the list."
+            )
+        cleaned["category"] = chosen
+        return cleaned
+
+
+class SuggestionForm(forms.Form):
+    """What the suggestion endpoint reads from the Sell form as the seller types."""
+
+    title = forms.CharField(max_length=500, required=False)
+    description = forms.CharField(required=False)
+    photo = forms.FileField(required=False)
+    proposal = forms.IntegerField(required=False)
+
+    def clean_photo(self):
+        return photo_validate(self.cleaned_data.get("photo"))
+
+    def has_enough_input(self) -> bool:
+        """A suggestion needs a title of a few characters or a photo."""
+        data = self.cleaned_data
+        return (
+            len(data.get("title", "").strip()) >= SUGGESTION_MIN_TITLE
+            or bool(data.get("photo"))
+            or bool(data.get("proposal"))
+        )
+
+
+class MetricsWindowForm(forms.Form):
+    days = forms.TypedChoiceField(
+        choices=WINDOW_CHOICES, coerce=int, required=False, empty_value=30
+    )
+
+
+class TrainingRunForm(BootstrapFormMixin, forms.Form):
+    """Options of a training run (``ml.services.training_parameters_clean`` checks them
+    again)."""
+
+    backbone = forms.ChoiceField(
+        choices=_backbone_choices, initial="efficientnet_lite0"
+    )
+    text_only = forms.BooleanField(
+        required=False, label="Text only (no image branch)", initial=True
+    )
+    epochs = forms.IntegerField(min_value=1, max_value=200, initial=8)
+    activate = forms.BooleanField(
+        required=False,
+        label="Activate the new model when training succeeds",
+        initial=False,
+    )
+    allow_random_backbone = forms.BooleanField(
+        required=False,
+        label="Allow a randomly initialised backbone when no pretrained weights are "
+        "available (demos only: the model gets a warning)",
+    )
+
+
+class ModelCompareForm(forms.Form):
+    compare = forms.ModelMultipleChoiceField(
+        queryset=ModelVersion.objects.all(), required=False
+    )
+
+
+class DatasetResetForm(BootstrapFormMixin, forms.Form):
+    confirm = forms.BooleanField(
+        required=False,
+        label="I understand: the new-products count starts again from zero "
+        "(no product is deleted).",
+    )

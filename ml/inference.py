@@ -1,0 +1,342 @@
+"""Serving: a thread-safe :class:`Predictor` per bundle, cached by sha256.
+
+A predictor verifies and loads its bundle on first use (or :meth:`Predictor.load`),
+rebuilds the backbone the bundle was trained with and checks that its weights
+hash equals the recorded one, so serving computes the same image features as
+training. Text and photo go through the same preprocessing functions as in
+training.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ml.backbones import build_backbone, state_dict_sha256
+from ml.bundles import LoadedBundle, load_bundle
+from ml.errors import (
+    BundleIntegrityError,
+    EmptyInputError,
+    MLError,
+    PretrainedWeightsUnavailableError,
+)
+from ml.fusion import fuse
+from ml.preprocessing import (
+    IMAGE_SIZE,
+    ImageSource,
+    encode_texts,
+    image_tensor,
+    open_image,
+    product_text,
+)
+
+__all__ = [
+    "PredictionResult",
+    "Predictor",
+    "get_predictor",
+    "clear_predictor_cache",
+]
+
+Scored = tuple[str, float]
+
+
+@dataclass(frozen=True)
+class PredictionResult:
+    """Outcome of one prediction.
+
+    Attributes:
+        top: the ``top_k`` (label, probability) pairs, most probable first.
+        text_probs / image_probs: every label's probability from each branch,
+            ``None`` when the branch was not used.
+        branch_top: best (label, probability) of each branch, or ``None``.
+        used: ``"text"``, ``"image"`` or ``"text+image"``.
+        latency_ms: wall time of the call (per item share for batches).
+        bundle_sha256: the bundle that made the prediction.
+    """
+
+    top: list[Scored]
+    text_probs: dict[str, float] | None
+    image_probs: dict[str, float] | None
+    branch_top: dict[str, Scored | None]
+    used: str
+    latency_ms: float
+    bundle_sha256: str
+
+
+def _optimized(module: nn.Module) -> nn.Module:
+    """Return a frozen TorchScript version of ``module`` if it is equivalent.
+
+    ``optimize_for_inference`` folds/fuses convolutions for oneDNN and is ~20 %
+    faster for vgg16 on CPU; on any problem the eager module is kept.
+    """
+    example = torch.randn(2, 3, IMAGE_SIZE, IMAGE_SIZE)
+    try:
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            scripted = torch.jit.optimize_for_inference(
+                torch.jit.trace(module, example)
+            )
+            expected, got = module(example), scripted(example)
+            scripted(example[:1])  # the single-image shape used when serving
+    except Exception:  # TorchScript is optional: any failure keeps eager mode
+        return module
+    if got.shape != expected.shape or not torch.allclose(
+        got, expected, rtol=1e-3, atol=1e-4
+    ):
+        return module
+    return scripted
+
+
+class Predictor:
+    """Predict categories with one bundle; safe to share between threads.
+
+    Args:
+        bundle_path: the bundle folder.
+        sha256: expected bundle hash (checked on load), or ``None`` to trust
+            the folder name.
+        optimize_backbone: trace the backbone with TorchScript for speed (the
+            result is checked against eager mode; falls back automatically).
+    """
+
+    def __init__(
+        self,
+        bundle_path: str | Path,
+        sha256: str | None = None,
+        *,
+        optimize_backbone: bool = True,
+    ) -> None:
+        self.bundle_path = Path(bundle_path)
+        self.sha256 = sha256
+        self.optimize_backbone = optimize_backbone
+        self._lock = threading.Lock()
+        self._bundle: LoadedBundle | None = None
+        self._backbone: nn.Module | None = None
+
+    @property
+    def loaded(self) -> bool:
+        return self._bundle is not None
+
+    @property
+    def bundle(self) -> LoadedBundle:
+        """The loaded bundle (loads it if needed)."""
+        self.load()
+        assert self._bundle is not None
+        return self._bundle
+
+    @property
+    def labels(self) -> list[str]:
+        return self.bundle.labels
+
+    def load(self) -> None:
+        """Verify and load the bundle and its backbone (once; thread-safe).
+
+        Raises:
+            BundleIntegrityError: the bundle fails verification, or the
+                backbone available here differs from the one it was trained with.
+            PretrainedWeightsUnavailableError: the backbone weights are missing.
+        """
+        if self._bundle is not None:
+            return
+        with self._lock:
+            if self._bundle is not None:
+                return
+            bundle = load_bundle(self.bundle_path, expected_sha256=self.sha256)
+            backbone = self._load_backbone(bundle) if bundle.image_head else None
+            self._backbone = backbone
+            self.sha256 = bundle.sha256
+            self._bundle = bundle
+
+    def _load_backbone(self, bundle: LoadedBundle) -> nn.Module:
+        provenance = bundle.backbone_provenance
+        name, source = provenance.get("backbone"), str(provenance.get("source", ""))
+        if name is None:
+            raise BundleIntegrityError(
+                f"bundle {bundle.sha256}: image head without backbone"
+            )
+        if source == "random":
+            if bundle.backbone_state_dict is None:
+                raise BundleIntegrityError(
+                    f"bundle {bundle.sha256}: random backbone without its weights"
+                )
+            spec = build_backbone(name, pretrained=False)
+            try:
+                spec.module.load_state_dict(bundle.backbone_state_dict)
+            except RuntimeError as exc:
+                raise BundleIntegrityError(f"backbone.pt does not fit {name}") from exc
+            module = spec.module
+        else:
+            weights_path = (
+                source[len("file:") :] if source.startswith("file:") else None
+            )
+            spec = build_backbone(name, pretrained=True, weights_path=weights_path)
+            module = spec.module
+        if state_dict_sha256(module) != provenance.get("state_sha256"):
+            raise PretrainedWeightsUnavailableError(
+                f"the {name} weights available here ({source}) differ from those "
+                f"bundle {bundle.sha256} was trained with"
+            )
+        module.eval()
+        return _optimized(module) if self.optimize_backbone else module
+
+    # ---------------------------------------------------------------- predicting
+    def predict(
+        self,
+        *,
+        title: str | None,
+        description: str | None = None,
+        image: ImageSource = None,
+        top_k: int = 3,
+    ) -> PredictionResult:
+        """Predict the category of one product.
+
+        Raises:
+            InvalidImageError: ``image`` is given but cannot be decoded.
+            EmptyInputError: no text and no usable photo.
+            BundleIntegrityError / PretrainedWeightsUnavailableError: on load.
+        """
+        started = time.perf_counter()
+        item = {"title": title, "description": description, "image": image}
+        result = self._predict_many([item], top_k)[0]
+        latency = (time.perf_counter() - started) * 1000.0
+        return _with_latency(result, latency)
+
+    def predict_batch(
+        self, items: Sequence[Mapping[str, Any]], top_k: int = 3
+    ) -> list[PredictionResult]:
+        """Predict many products at once (mappings with ``title``,
+        ``description`` and ``image`` keys); ``latency_ms`` is the per-item share.
+
+        Raises the same errors as :meth:`predict`; the message names the item.
+        """
+        started = time.perf_counter()
+        results = self._predict_many(items, top_k)
+        share = (time.perf_counter() - started) * 1000.0 / max(len(items), 1)
+        return [_with_latency(result, share) for result in results]
+
+    def _predict_many(
+        self, items: Sequence[Mapping[str, Any]], top_k: int
+    ) -> list[PredictionResult]:
+        bundle = self.bundle
+        texts = [product_text(i.get("title"), i.get("description")) for i in items]
+        images = []
+        for index, item in enumerate(items):
+            img = None
+            if bundle.image_head is not None:  # a text-only bundle ignores photos
+                try:
+                    img = open_image(item.get("image"))
+                except MLError as exc:
+                    raise type(exc)(f"item {index}: {exc}") from exc
+            images.append(img)
+        has_text = torch.tensor([bool(text) for text in texts], dtype=torch.bool)
+        has_image = torch.tensor([img is not None for img in images], dtype=torch.bool)
+        for index, (text_ok, image_ok) in enumerate(
+            zip(has_text, has_image, strict=True)
+        ):
+            if not text_ok and not image_ok:
+                raise EmptyInputError(
+                    f"item {index}: the product has no text and no usable photo"
+                )
+        n_classes = len(bundle.labels)
+        p_text = torch.zeros(len(items), n_classes)
+        p_image = torch.zeros(len(items), n_classes)
+        try:
+            with torch.inference_mode():
+                text_rows = has_text.nonzero().flatten().tolist()
+                if text_rows:
+                    ids = encode_texts(
+                        bundle.tokenizer,
+                        [texts[i] for i in text_rows],
+                        max_length=bundle.max_length,
+                    )
+                    p_text[text_rows] = bundle.text_net(ids).softmax(dim=-1)
+                image_rows = has_image.nonzero().flatten().tolist()
+                for start in range(0, len(image_rows), 16):
+                    rows = image_rows[start : start + 16]
+                    batch = torch.stack([image_tensor(images[i]) for i in rows])
+                    assert self._backbone is not None and bundle.image_head is not None
+                    logits = bundle.image_head(self._backbone(batch))
+                    p_image[rows] = logits.softmax(dim=-1)
+        except RuntimeError as exc:
+            raise MLError(f"prediction failed: {exc}") from exc
+        fused = fuse(p_text, p_image, bundle.fusion_weight, has_text, has_image)
+        return [
+            self._result(
+                fused[i], p_text[i], p_image[i], has_text[i], has_image[i], top_k
+            )
+            for i in range(len(items))
+        ]
+
+    def _result(
+        self,
+        fused: torch.Tensor,
+        p_text: torch.Tensor,
+        p_image: torch.Tensor,
+        has_text: torch.Tensor,
+        has_image: torch.Tensor,
+        top_k: int,
+    ) -> PredictionResult:
+        labels = self.bundle.labels
+        text_probs = _as_dict(labels, p_text) if has_text else None
+        image_probs = _as_dict(labels, p_image) if has_image else None
+        used = "+".join(
+            name for name, ok in (("text", has_text), ("image", has_image)) if ok
+        )
+        return PredictionResult(
+            top=_ranked(labels, fused)[: max(top_k, 1)],
+            text_probs=text_probs,
+            image_probs=image_probs,
+            branch_top={
+                "text": _ranked(labels, p_text)[0] if has_text else None,
+                "image": _ranked(labels, p_image)[0] if has_image else None,
+            },
+            used=used,
+            latency_ms=0.0,
+            bundle_sha256=self.bundle.sha256,
+        )
+
+
+def _as_dict(labels: list[str], probs: torch.Tensor) -> dict[str, float]:
+    return {label: float(p) for label, p in zip(labels, probs.tolist(), strict=True)}
+
+
+def _ranked(labels: list[str], probs: torch.Tensor) -> list[Scored]:
+    values = probs.tolist()
+    order = sorted(range(len(labels)), key=lambda i: (-values[i], i))
+    return [(labels[i], float(values[i])) for i in order]
+
+
+def _with_latency(result: PredictionResult, latency_ms: float) -> PredictionResult:
+    return replace(result, latency_ms=latency_ms)
+
+
+# ------------------------------------------------------------- process-wide cache
+_PREDICTORS: dict[str, Predictor] = {}
+_PREDICTORS_LOCK = threading.Lock()
+
+
+def get_predictor(bundle_path: str | Path, sha256: str) -> Predictor:
+    """Return the process-wide :class:`Predictor` of bundle ``sha256``.
+
+    The first call creates it (it loads lazily, once); later calls with the
+    same hash return the same object. Thread-safe.
+    """
+    with _PREDICTORS_LOCK:
+        predictor = _PREDICTORS.get(sha256)
+        if predictor is None:
+            predictor = Predictor(bundle_path, sha256)
+            _PREDICTORS[sha256] = predictor
+        return predictor
+
+
+def clear_predictor_cache() -> None:
+    """Forget every cached predictor (tests, or after deleting bundles)."""
+    with _PREDICTORS_LOCK:
+        _PREDICTORS.clear()

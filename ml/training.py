@@ -1,0 +1,711 @@
+"""Training library code (torchvision-references style).
+
+:func:`train_model` runs the whole pipeline on a list of
+:class:`~ml.datasets.Sample`: split, tokenizer, text network, cached backbone
+features, image head, fusion weight and validation metrics. It returns a
+:class:`TrainingResult` that :func:`ml.bundles.save_bundle` turns into a bundle.
+
+A run checkpoints every epoch under ``work_dir/checkpoints`` (a dict of state
+dicts plus the RNG states); running again with the same ``work_dir``, data and
+config resumes after the last finished epoch and ends with the same weights as
+an uninterrupted run (on CPU).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+from tqdm.auto import tqdm
+from transformers import PreTrainedTokenizerFast
+
+from ml.backbones import build_backbone
+from ml.datasets import Sample, class_counts, dataset_hash, stratified_split
+from ml.errors import TORCH_LOAD_ERRORS, TrainingDataError
+from ml.features import FeatureCache, extract_features
+from ml.fusion import DEFAULT_GRID, choose_fusion_weight, fuse
+from ml.metrics import classification_metrics, weighted_f1
+from ml.nets import ImageHead, TextClassifier, image_head, text_classifier
+from ml.preprocessing import (
+    encode_texts,
+    load_tokenizer,
+    preprocessing_config,
+    product_text,
+    save_tokenizer,
+    train_tokenizer,
+)
+
+__all__ = [
+    "TrainingConfig",
+    "TrainingResult",
+    "ProgressCallback",
+    "LengthBucketBatchSampler",
+    "seed_everything",
+    "resolve_device",
+    "train_one_epoch",
+    "evaluate",
+    "train_model",
+]
+
+ProgressCallback = Callable[[dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """Hyper-parameters of a training run (stored in the bundle).
+
+    ``backbone=None`` trains a text-only model. ``epochs`` and ``patience``
+    apply to the text network and to the image head alike; early stopping
+    watches the validation weighted F1.
+    """
+
+    backbone: str | None = None
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float = 1e-3
+    patience: int = 3
+    seed: int = 0
+    val_fraction: float = 0.2
+    max_length: int = 50
+    vocab_size: int = 8000
+    min_frequency: int = 2
+    embed_dim: int = 512
+    hidden_size: int = 512
+    dropout: float = 0.5
+    pooling: str = "last"
+    image_hidden: int = 512
+    image_dropout: float = 0.5
+    allow_random_backbone: bool = False
+    backbone_weights_path: str | None = None
+    feature_batch_size: int = 16
+    device: str = "auto"
+    num_threads: int | None = None
+
+
+@dataclass
+class TrainingResult:
+    """Everything :func:`ml.bundles.save_bundle` needs, plus the run's history."""
+
+    labels: list[str]
+    tokenizer: PreTrainedTokenizerFast
+    text_net: TextClassifier
+    text_net_config: dict[str, Any]
+    image_head: ImageHead | None
+    image_head_config: dict[str, Any] | None
+    backbone_provenance: dict[str, Any] | None
+    backbone_state_dict: dict[str, torch.Tensor] | None
+    fusion_weight: float
+    metrics: dict[str, Any]
+    lineage: dict[str, Any]
+    preprocessing: dict[str, Any]
+    config: dict[str, Any]
+    history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+# ------------------------------------------------------------------ building blocks
+def seed_everything(seed: int) -> None:
+    """Seed Python, numpy and torch (CPU and CUDA) random generators."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def resolve_device(device: str) -> torch.device:
+    """``"auto"`` -> CUDA when available, else CPU; anything else as given."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def train_one_epoch(
+    model: nn.Module,
+    loader: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    optimizer: torch.optim.Optimizer,
+    criterion: nn.Module,
+    device: torch.device,
+) -> float:
+    """Train ``model`` for one pass over ``loader``; return the mean loss."""
+    model.train()
+    total, count = 0.0, 0
+    for inputs, targets in loader:
+        inputs, targets = inputs.to(device), targets.to(device)
+        loss = criterion(model(inputs), targets)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        total += float(loss.detach()) * targets.size(0)
+        count += targets.size(0)
+    return total / max(count, 1)
+
+
+def evaluate(
+    model: nn.Module, loader: Iterable[Sequence[torch.Tensor]], device: torch.device
+) -> torch.Tensor:
+    """Return the softmax probabilities ``[N, C]`` (CPU) of every batch input."""
+    model.eval()
+    outputs = []
+    with torch.inference_mode():
+        for batch in loader:
+            outputs.append(model(batch[0].to(device)).softmax(dim=-1).cpu())
+    return torch.cat(outputs)
+
+
+# --------------------------------------------------------------------- internals
+def _fingerprint(payload: dict[str, Any]) -> str:
+    text = json.dumps(payload, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _atomic_torch_save(obj: Any, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def _load_checkpoint(path: Path, fingerprint: str) -> dict[str, Any] | None:
+    if not path.is_file():
+        return None
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except TORCH_LOAD_ERRORS:
+        return None  # unreadable checkpoint: start the stage again
+    if not isinstance(checkpoint, dict) or checkpoint.get("fingerprint") != fingerprint:
+        return None
+    return checkpoint
+
+
+def _class_weights(targets: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """Balanced weights ``n / (k * count_c)``; classes absent from ``targets`` get 1."""
+    counts = torch.bincount(targets, minlength=num_classes).float()
+    present = counts > 0
+    weights = torch.ones(num_classes)
+    weights[present] = targets.numel() / (present.sum() * counts[present])
+    return weights
+
+
+def _cpu_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+
+
+class LengthBucketBatchSampler:
+    """Shuffled batches whose texts have similar lengths.
+
+    Indices are shuffled, cut into chunks of ``batch_size * bucket_batches``,
+    sorted by length inside each chunk, batched, and the batches shuffled. The
+    text network drops trailing pad columns, so less padding means less work.
+    Deterministic for a given ``generator`` state.
+    """
+
+    def __init__(
+        self,
+        lengths: torch.Tensor,
+        batch_size: int,
+        generator: torch.Generator,
+        *,
+        bucket_batches: int = 16,
+    ) -> None:
+        self.lengths = lengths
+        self.batch_size = batch_size
+        self.generator = generator
+        self.chunk = batch_size * bucket_batches
+
+    def __len__(self) -> int:
+        return -(-len(self.lengths) // self.batch_size)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        order = torch.randperm(len(self.lengths), generator=self.generator)
+        batches: list[torch.Tensor] = []
+        for start in range(0, len(order), self.chunk):
+            chunk = order[start : start + self.chunk]
+            chunk = chunk[torch.argsort(self.lengths[chunk], stable=True)]
+            batches.extend(chunk.split(self.batch_size))
+        for i in torch.randperm(len(batches), generator=self.generator).tolist():
+            yield batches[i].tolist()
+
+
+@dataclass
+class _Stage:
+    """What :func:`_fit` needs to know about the stage it trains."""
+
+    name: str
+    band: tuple[float, float]
+    checkpoint: Path
+    fingerprint: str
+
+
+def _fit(
+    model: nn.Module,
+    train: tuple[torch.Tensor, torch.Tensor],
+    val: tuple[torch.Tensor, torch.Tensor],
+    *,
+    stage: _Stage,
+    config: TrainingConfig,
+    device: torch.device,
+    num_classes: int,
+    progress: ProgressCallback | None,
+    writer: Any,
+    lengths: tuple[torch.Tensor, torch.Tensor] | None = None,
+) -> tuple[dict[str, torch.Tensor], list[dict[str, Any]]]:
+    """Train with class-weighted CE + Adam + early stopping on val weighted F1.
+
+    ``lengths`` (train, val) turns on length-bucketed batches for texts.
+    Returns the best state dict (CPU) and the per-epoch history.
+    """
+    generator = torch.Generator().manual_seed(config.seed)
+    if lengths is None:
+        train_loader = DataLoader(
+            TensorDataset(*train),
+            batch_size=config.batch_size,
+            shuffle=True,
+            generator=generator,
+        )
+    else:
+        sampler = LengthBucketBatchSampler(lengths[0], config.batch_size, generator)
+        train_loader = DataLoader(TensorDataset(*train), batch_sampler=sampler)
+        # F1 ignores row order, and length-sorted rows are faster to evaluate
+        by_length = torch.argsort(lengths[1], stable=True)
+        val = (val[0][by_length], val[1][by_length])
+    val_loader = DataLoader(
+        TensorDataset(val[0]), batch_size=max(128, config.batch_size)
+    )
+    criterion = nn.CrossEntropyLoss(weight=_class_weights(train[1], num_classes))
+    criterion = criterion.to(device)
+    model.to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    state: dict[str, Any] = {
+        "epoch": 0,
+        "best_f1": -1.0,
+        "best_epoch": 0,
+        "bad_epochs": 0,
+        "stopped": False,
+        "history": [],
+        "best_model": _cpu_state(model),
+    }
+    checkpoint = _load_checkpoint(stage.checkpoint, stage.fingerprint)
+    if checkpoint is not None:
+        model.load_state_dict(checkpoint["model"])
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        torch.set_rng_state(checkpoint["torch_rng"])
+        generator.set_state(checkpoint["loader_rng"])
+        state = {key: checkpoint[key] for key in state}
+    y_val = val[1].tolist()
+    low, high = stage.band
+    epochs = range(state["epoch"], 0 if state["stopped"] else config.epochs)
+    bar = tqdm(epochs, desc=f"train {stage.name}", unit="epoch", disable=None)
+    for epoch in bar:
+        loss = train_one_epoch(model, train_loader, optimizer, criterion, device)
+        predictions = evaluate(model, val_loader, device).argmax(dim=1).tolist()
+        f1 = weighted_f1(y_val, predictions)
+        accuracy = float(np.mean(np.asarray(predictions) == np.asarray(y_val)))
+        if f1 > state["best_f1"]:
+            state.update(best_f1=f1, best_epoch=epoch + 1, bad_epochs=0)
+            state["best_model"] = _cpu_state(model)
+        else:
+            state["bad_epochs"] += 1
+        state["epoch"] = epoch + 1
+        state["stopped"] = state["bad_epochs"] >= config.patience
+        record = {
+            "epoch": epoch + 1,
+            "train_loss": loss,
+            "val_weighted_f1": f1,
+            "val_accuracy": accuracy,
+        }
+        state["history"] = [*state["history"], record]
+        _atomic_torch_save(
+            {
+                **state,
+                "fingerprint": stage.fingerprint,
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "torch_rng": torch.get_rng_state(),
+                "loader_rng": generator.get_state(),
+            },
+            stage.checkpoint,
+        )
+        bar.set_postfix(loss=f"{loss:.4f}", val_f1=f"{f1:.4f}")
+        if writer is not None:
+            writer.add_scalar(f"{stage.name}/train_loss", loss, epoch + 1)
+            writer.add_scalar(f"{stage.name}/val_weighted_f1", f1, epoch + 1)
+            writer.add_scalar(f"{stage.name}/val_accuracy", accuracy, epoch + 1)
+        if progress is not None:
+            done = 1.0 if state["stopped"] else (epoch + 1) / config.epochs
+            progress(
+                {
+                    "stage": stage.name,
+                    "epoch": epoch + 1,
+                    "epochs": config.epochs,
+                    "fraction": low + (high - low) * done,
+                    "train_loss": loss,
+                    "val_weighted_f1": f1,
+                    "val_accuracy": accuracy,
+                }
+            )
+        if state["stopped"]:
+            break
+    bar.close()
+    return state["best_model"], state["history"]
+
+
+def _prepare_tokenizer(
+    texts: list[str], config: TrainingConfig, directory: Path, fingerprint: str
+) -> PreTrainedTokenizerFast:
+    """Train the tokenizer, or reload the one a previous run of this job saved."""
+    marker = directory / "FINGERPRINT"
+    if marker.is_file() and marker.read_text("utf-8") == fingerprint:
+        return load_tokenizer(directory)
+    tokenizer = train_tokenizer(
+        texts, vocab_size=config.vocab_size, min_frequency=config.min_frequency
+    )
+    save_tokenizer(tokenizer, directory)
+    marker.write_text(fingerprint, "utf-8")
+    return tokenizer
+
+
+def _metrics_or_none(
+    y_true: list[int], probs: torch.Tensor, labels: list[str]
+) -> dict[str, Any] | None:
+    if not y_true:
+        return None
+    predicted = probs.argmax(dim=1).tolist()
+    return classification_metrics(
+        [labels[i] for i in y_true], [labels[i] for i in predicted], labels=labels
+    )
+
+
+# ------------------------------------------------------------------- the pipeline
+def train_model(
+    samples: Sequence[Sample],
+    config: TrainingConfig,
+    *,
+    work_dir: Path,
+    feature_cache: FeatureCache | None,
+    progress: ProgressCallback | None = None,
+    log_dir: Path | None = None,
+) -> TrainingResult:
+    """Train the text network, the image head (optional) and the fusion weight.
+
+    Args:
+        samples: labelled products (``label`` must be set on every one).
+        config: hyper-parameters; ``config.backbone=None`` for text only.
+        work_dir: scratch folder (tokenizer, checkpoints); reuse it to resume.
+        feature_cache: where backbone features are cached (``None``: no cache).
+        progress: receives dicts such as ``{"stage": "text", "epoch": 2,
+            "epochs": 10, "fraction": 0.09, "val_weighted_f1": 0.71, ...}``;
+            stages are ``"text"``, ``"features"``, ``"image"``, ``"fusion"``.
+        log_dir: TensorBoard log folder (``None``: no TensorBoard logs).
+
+    Raises:
+        TrainingDataError: unlabelled samples, fewer than two classes, or too
+            few samples for a validation split.
+        PretrainedWeightsUnavailableError: the backbone's weights are missing
+            and ``config.allow_random_backbone`` is false.
+    """
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+    warnings: list[str] = []
+    if any(sample.label is None for sample in samples):
+        raise TrainingDataError("every training sample needs a label")
+    label_of = [str(sample.label) for sample in samples]
+    labels = sorted(set(label_of))
+    if len(labels) < 2:
+        raise TrainingDataError("training needs at least two categories")
+    if config.num_threads:
+        torch.set_num_threads(config.num_threads)
+    device = resolve_device(config.device)
+    seed_everything(config.seed)
+    work_dir = Path(work_dir)
+    (work_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+
+    index_of = {label: i for i, label in enumerate(labels)}
+    y = torch.tensor([index_of[label] for label in label_of], dtype=torch.long)
+    train_idx, val_idx = stratified_split(
+        label_of, val_fraction=config.val_fraction, seed=config.seed
+    )
+    if not val_idx:
+        raise TrainingDataError(
+            "too few samples for a validation split: some category needs at "
+            "least two samples"
+        )
+    data_hash = dataset_hash(samples)
+    base = {
+        "dataset": data_hash,
+        "labels": labels,
+        "seed": config.seed,
+        "val_fraction": config.val_fraction,
+        "batch_size": config.batch_size,
+        "lr": config.lr,
+    }
+
+    texts = [product_text(sample.title, sample.description) for sample in samples]
+    has_text = torch.tensor([bool(text) for text in texts], dtype=torch.bool)
+    train_text = [i for i in train_idx if has_text[i]]
+    val_text = [i for i in val_idx if has_text[i]]
+    if not train_text or not val_text:
+        raise TrainingDataError("training needs products with text in train and val")
+    text_fp = _fingerprint(
+        {
+            **base,
+            "stage": "text",
+            **{
+                k: getattr(config, k)
+                for k in (
+                    "max_length",
+                    "vocab_size",
+                    "min_frequency",
+                    "embed_dim",
+                    "hidden_size",
+                    "dropout",
+                    "pooling",
+                )
+            },
+        }
+    )
+    writer = None
+    if log_dir is not None:
+        from torch.utils.tensorboard import SummaryWriter
+
+        writer = SummaryWriter(log_dir=str(log_dir))
+    image_branch = config.backbone is not None
+    text_band = (0.0, 0.45) if image_branch else (0.0, 0.95)
+    try:
+        tokenizer = _prepare_tokenizer(
+            [texts[i] for i in train_text], config, work_dir / "tokenizer", text_fp
+        )
+        ids = encode_texts(tokenizer, texts, max_length=config.max_length)
+        text_lengths = (ids != tokenizer.pad_token_id).sum(dim=1)
+        text_net_config = {
+            "vocab_size": len(tokenizer),
+            "num_classes": len(labels),
+            "embed_dim": config.embed_dim,
+            "hidden_size": config.hidden_size,
+            "dropout": config.dropout,
+            "pad_index": int(tokenizer.pad_token_id),
+            "pooling": config.pooling,
+        }
+        seed_everything(config.seed)
+        text_net = text_classifier(**text_net_config)
+        timings["prepare_s"] = time.perf_counter() - started
+        tick = time.perf_counter()
+        best, text_history = _fit(
+            text_net,
+            (ids[train_text], y[train_text]),
+            (ids[val_text], y[val_text]),
+            stage=_Stage("text", text_band, work_dir / "checkpoints/text.pt", text_fp),
+            config=config,
+            device=device,
+            num_classes=len(labels),
+            progress=progress,
+            writer=writer,
+            lengths=(text_lengths[train_text], text_lengths[val_text]),
+        )
+        text_net.load_state_dict(best)
+        text_net.cpu().eval()
+        timings["text_s"] = time.perf_counter() - tick
+        history = {"text": text_history}
+
+        val_ids = ids[val_idx]
+        p_text = evaluate(
+            text_net,
+            DataLoader(TensorDataset(val_ids), batch_size=256),
+            torch.device("cpu"),
+        )
+        y_val = y[val_idx]
+        has_text_val = has_text[val_idx]
+
+        head: ImageHead | None = None
+        head_config: dict[str, Any] | None = None
+        provenance: dict[str, Any] | None = None
+        backbone_state: dict[str, torch.Tensor] | None = None
+        p_image: torch.Tensor | None = None
+        has_image_val = torch.zeros(len(val_idx), dtype=torch.bool)
+        if image_branch and not any(sample.image is not None for sample in samples):
+            warnings.append("no product has a photo: the image branch was skipped")
+        elif image_branch:
+            assert config.backbone is not None
+            tick = time.perf_counter()
+            spec = build_backbone(
+                config.backbone,
+                pretrained=True,
+                weights_path=config.backbone_weights_path,
+                allow_random=config.allow_random_backbone,
+            )
+            if spec.provenance["warning"]:
+                warnings.append(str(spec.provenance["warning"]))
+            spec.module.to(device)
+
+            def on_features(done: int, total: int) -> None:
+                if progress is not None:
+                    progress(
+                        {
+                            "stage": "features",
+                            "done": done,
+                            "total": total,
+                            "fraction": 0.45 + 0.3 * done / max(total, 1),
+                        }
+                    )
+
+            features, has_image = extract_features(
+                spec,
+                [sample.image for sample in samples],
+                feature_cache,
+                batch_size=config.feature_batch_size,
+                progress=on_features,
+            )
+            spec.module.cpu()
+            timings["features_s"] = time.perf_counter() - tick
+            n_invalid = sum(
+                1
+                for sample, ok in zip(samples, has_image.tolist(), strict=True)
+                if sample.image is not None and not ok
+            )
+            if n_invalid:
+                warnings.append(
+                    f"{n_invalid} photo(s) could not be read and were ignored"
+                )
+            train_img = [i for i in train_idx if has_image[i]]
+            val_img = [i for i in val_idx if has_image[i]]
+            if not train_img or not val_img:
+                warnings.append(
+                    "too few photos for train and validation: image branch skipped"
+                )
+            else:
+                tick = time.perf_counter()
+                head_config = {
+                    "in_features": spec.feature_dim,
+                    "num_classes": len(labels),
+                    "hidden": config.image_hidden,
+                    "dropout": config.image_dropout,
+                }
+                image_fp = _fingerprint(
+                    {
+                        **base,
+                        "stage": "image",
+                        "backbone": spec.provenance["state_sha256"],
+                        **head_config,
+                    }
+                )
+                seed_everything(config.seed)
+                head = image_head(**head_config)
+                best, image_history = _fit(
+                    head,
+                    (features[train_img], y[train_img]),
+                    (features[val_img], y[val_img]),
+                    stage=_Stage(
+                        "image",
+                        (0.75, 0.95),
+                        work_dir / "checkpoints/image.pt",
+                        image_fp,
+                    ),
+                    config=config,
+                    device=device,
+                    num_classes=len(labels),
+                    progress=progress,
+                    writer=writer,
+                )
+                head.load_state_dict(best)
+                head.cpu().eval()
+                history["image"] = image_history
+                timings["image_s"] = time.perf_counter() - tick
+                provenance = dict(spec.provenance)
+                if provenance["source"] == "random":
+                    backbone_state = _cpu_state(spec.module)
+                has_image_val = has_image[val_idx]
+                p_image = torch.zeros_like(p_text)
+                rows = has_image_val.nonzero().flatten()
+                p_image[rows] = evaluate(
+                    head,
+                    DataLoader(TensorDataset(features[val_idx][rows]), batch_size=256),
+                    torch.device("cpu"),
+                )
+
+        if p_image is not None:
+            weight, fused_f1 = choose_fusion_weight(
+                p_text,
+                p_image,
+                y_val,
+                grid=DEFAULT_GRID,
+                has_text=has_text_val,
+                has_image=has_image_val,
+            )
+        else:
+            weight = 1.0
+        p_fused = fuse(p_text, p_image, weight, has_text_val, has_image_val)
+        y_val_list = y_val.tolist()
+        text_rows = has_text_val.nonzero().flatten()
+        image_rows = has_image_val.nonzero().flatten()
+        metrics = {
+            "fused": _metrics_or_none(y_val_list, p_fused, labels),
+            "text": _metrics_or_none(
+                y_val[text_rows].tolist(), p_text[text_rows], labels
+            ),
+            "image": (
+                _metrics_or_none(
+                    y_val[image_rows].tolist(), p_image[image_rows], labels
+                )
+                if p_image is not None
+                else None
+            ),
+        }
+        if progress is not None:
+            progress(
+                {
+                    "stage": "fusion",
+                    "fraction": 1.0,
+                    "fusion_weight": weight,
+                    "val_weighted_f1": metrics["fused"]["weighted_f1"],
+                }
+            )
+        if writer is not None:
+            writer.add_scalar("fusion/weight", weight, 0)
+            writer.add_scalar(
+                "fusion/val_weighted_f1", metrics["fused"]["weighted_f1"], 0
+            )
+    finally:
+        if writer is not None:
+            writer.close()
+
+    has_image_all = [sample.image is not None for sample in samples]
+    lineage = {
+        "dataset_hash": data_hash,
+        "n_samples": len(samples),
+        "class_counts": class_counts(label_of),
+        "n_train": len(train_idx),
+        "n_val": len(val_idx),
+        "n_with_image": int(sum(has_image_all)),
+        "n_val_with_image": int(has_image_val.sum()),
+        "n_without_text": int((~has_text).sum()),
+    }
+    timings["total_s"] = time.perf_counter() - started
+    return TrainingResult(
+        labels=labels,
+        tokenizer=tokenizer,
+        text_net=text_net,
+        text_net_config=text_net_config,
+        image_head=head,
+        image_head_config=head_config,
+        backbone_provenance=provenance,
+        backbone_state_dict=backbone_state,
+        fusion_weight=float(weight),
+        metrics=metrics,
+        lineage=lineage,
+        preprocessing=preprocessing_config(max_length=config.max_length),
+        config=dataclasses.asdict(config),
+        history=history,
+        warnings=warnings,
+        timings=timings,
+    )

@@ -1,0 +1,34 @@
+from django.urls import path
+
+from ml import views
+
+app_name = "ml"
+
+urlpatterns = [
+    path("products/new/", views.listing_create_view, name="listing_create"),
+    path("products/suggestions/", views.suggestions, name="suggestions"),
+    path(
+        "products/proposals/<int:pk>/photo/",
+        views.proposal_photo,
+        name="proposal_photo",
+    ),
+    path("staff/performance/", views.performance, name="performance"),
+    path("staff/training/", views.training, name="training"),
+    path(
+        "staff/training/<int:pk>/progress/",
+        views.training_progress,
+        name="training_progress",
+    ),
+    path("staff/models/", views.model_versions, name="model_versions"),
+    path(
+        "staff/models/<int:pk>/activate/",
+        views.model_version_activate_view,
+        name="model_version_activate",
+    ),
+    path(
+        "staff/models/rollback/",
+        views.model_version_rollback_view,
+        name="model_version_rollback",
+    ),
+    path("staff/datasets/", views.datasets, name="datasets"),
+]

@@ -1,0 +1,377 @@
+"""Pages that talk to the model: selling with suggestions (sellers) and the staff
+pages (performance, training, model versions, datasets). Each view parses and
+validates, calls one service or selector, and renders."""
+
+from functools import wraps
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import FileResponse, Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import (
+    require_GET,
+    require_http_methods,
+    require_POST,
+)
+
+from catalog.forms import form_add_service_error
+from catalog.selectors import product_proposal_random
+from ml import selectors
+from ml.forms import (
+    DatasetResetForm,
+    ListingForm,
+    MetricsWindowForm,
+    ModelCompareForm,
+    SuggestionForm,
+    TrainingRunForm,
+)
+from ml.models import ModelVersion, TrainingRun
+from ml.services import (
+    NoActiveModelError,
+    dataset_reset,
+    listing_create,
+    model_version_activate,
+    model_version_rollback,
+    prediction_create,
+    training_run_create,
+)
+from rakuten.exceptions import ApplicationError, NotFoundError
+
+
+def staff_required(view):
+    """Platform staff only: anonymous users are sent to log in, others get 403."""
+
+    @wraps(view)
+    @login_required
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_platform_staff:
+            raise PermissionDenied("Staff only.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+# --- Selling -------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def listing_create_view(request):
+    """The Sell page. ``?propose=1`` fills it with a random unlabelled product."""
+    proposal = None
+    if request.method == "POST":
+        form = ListingForm(request.POST, request.FILES)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                product = listing_create(
+                    seller=request.user,
+                    title=data["title"],
+                    description=data["description"],
+                    category=data["category"],
+                    image=data["photo"] or _proposal_photo(data["proposal"]),
+                    prediction_id=data["prediction"],
+                )
+            except ApplicationError as exc:
+                form_add_service_error(form, exc)
+            else:
+                messages.success(request, f"“{product.title}” is listed.")
+                return redirect(product)
+        proposal = _proposal_or_none(form["proposal"].value())
+    elif "propose" in request.GET:
+        proposal = product_proposal_random()
+        if proposal is None:
+            messages.info(request, "The unlabelled pool is empty: nothing to propose.")
+        form = ListingForm(initial=_proposal_initial(proposal))
+    else:
+        form = ListingForm()
+    return render(
+        request,
+        "ml/listing_form.html",
+        {
+            "form": form,
+            "proposal": proposal,
+            "prediction": _prediction_to_show(request, form),
+            "selected": _selected_suggestion(form),
+            "active_model": selectors.model_version_get_active(),
+            "score": selectors.model_score_recent(),
+        },
+    )
+
+
+@login_required
+@require_POST
+def suggestions(request):
+    """The suggestions partial of the Sell page: the active model's top 3 for what
+    the seller typed so far (and the photo, or the proposed product's photo)."""
+    form = SuggestionForm(request.POST, request.FILES)
+    context = {"prediction": None, "message": "", "error": ""}
+    if not form.is_valid():
+        context["error"] = " ".join(
+            e for errors in form.errors.values() for e in errors
+        )
+    elif not form.has_enough_input():
+        context["message"] = (
+            "Type a few characters of the title (or add a photo) to get suggestions."
+        )
+    else:
+        data = form.cleaned_data
+        try:
+            context["prediction"] = prediction_create(
+                title=data["title"],
+                description=data["description"],
+                image=_photo_bytes(data["photo"], data["proposal"]),
+                user=request.user,
+            )
+        except NoActiveModelError:
+            context["no_model"] = True
+        except ApplicationError as exc:
+            context["error"] = exc.message
+    return render(request, "ml/_suggestions.html", context)
+
+
+@login_required
+@require_GET
+def proposal_photo(request, pk: int):
+    proposal = _proposal_or_404(pk)
+    if not proposal.image:
+        raise Http404("This product has no photo.")
+    return FileResponse(proposal.image.open("rb"))
+
+
+def _proposal_initial(proposal) -> dict:
+    if proposal is None:
+        return {}
+    return {
+        "title": proposal.title,
+        "description": proposal.description,
+        "proposal": proposal.pk,
+    }
+
+
+def _proposal_or_404(pk):
+    try:
+        return selectors.proposal_get(pk=pk)
+    except NotFoundError as exc:
+        raise Http404(exc.message) from exc
+
+
+def _proposal_or_none(pk):
+    try:
+        return selectors.proposal_get(pk=int(pk)) if pk else None
+    except (NotFoundError, ValueError):
+        return None
+
+
+def _proposal_photo(pk):
+    """The proposed product's photo, used for the listing when none was uploaded."""
+    if not pk:
+        return None
+    proposal = _proposal_or_404(pk)
+    return proposal.image or None
+
+
+def _photo_bytes(upload, proposal_pk) -> bytes | None:
+    if upload:
+        upload.seek(0)
+        return upload.read()
+    photo = _proposal_photo(proposal_pk)
+    if photo is None:
+        return None
+    with photo.open("rb") as handle:
+        return handle.read()
+
+
+def _prediction_to_show(request, form):
+    """Show the suggestions again when the form comes back with an error."""
+    pk = form["prediction"].value()
+    try:
+        return selectors.prediction_get_unused(pk=int(pk), user=request.user)
+    except (TypeError, ValueError):
+        return None
+
+
+def _selected_suggestion(form) -> str:
+    """Which suggestion radio to tick when the form comes back: the posted one, or
+    "other" when the seller chose from the list ("": the first one)."""
+    if not form.is_bound:
+        return ""
+    return str(form["category"].value() or "other")
+
+
+# --- Staff: performance --------------------------------------------------------------
+
+
+@staff_required
+@require_GET
+def performance(request):
+    form = MetricsWindowForm(request.GET or None)
+    days = form.cleaned_data["days"] if form.is_valid() else 30
+    metrics = selectors.model_metrics_window(days=days)
+    return render(
+        request,
+        "ml/performance.html",
+        {
+            "form": form,
+            "days": days,
+            "metrics": metrics,
+            "heatmap": _heatmap(metrics),
+            "active_model": selectors.model_version_get_active(),
+        },
+    )
+
+
+def _heatmap(metrics: dict) -> list[dict]:
+    """Rows of the confusion matrix with each cell's share of its row (0..1), for the
+    colour of the cell."""
+    confusion = metrics["confusion"]
+    names = {row["code"]: row["name"] for row in metrics["per_category"]}
+    rows = []
+    for label, counts in zip(confusion["labels"], confusion["matrix"], strict=True):
+        total = sum(counts) or 1
+        rows.append(
+            {
+                "label": label,
+                "name": names.get(label, label),
+                "cells": [
+                    {
+                        "count": count,
+                        "share": count / total,
+                        "diagonal": i == len(rows),
+                    }
+                    for i, count in enumerate(counts)
+                ],
+            }
+        )
+    return rows
+
+
+# --- Staff: training -----------------------------------------------------------------
+
+
+@staff_required
+@require_http_methods(["GET", "POST"])
+def training(request):
+    form = TrainingRunForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            run = training_run_create(
+                parameters=form.cleaned_data,
+                kind=TrainingRun.Kind.FULL,
+                created_by=request.user,
+            )
+        except ApplicationError as exc:
+            form_add_service_error(form, exc)
+        else:
+            messages.success(request, f"Training run #{run.pk} is queued.")
+            return redirect("ml:training")
+    return render(
+        request,
+        "ml/training.html",
+        {
+            "form": form,
+            "runs": selectors.training_run_list(),
+            "artifacts_dir": settings.ML_ARTIFACTS_DIR,
+        },
+    )
+
+
+@staff_required
+@require_GET
+def training_progress(request, pk: int):
+    """The progress partial of one run, polled every 2 s while it runs."""
+    try:
+        run = selectors.training_run_get(pk=pk)
+    except NotFoundError as exc:
+        raise Http404(exc.message) from exc
+    return render(request, "ml/_training_progress.html", {"run": run})
+
+
+# --- Staff: model versions -----------------------------------------------------------
+
+
+@staff_required
+@require_GET
+def model_versions(request):
+    form = ModelCompareForm(request.GET or None)
+    chosen = list(form.cleaned_data["compare"]) if form.is_valid() else []
+    versions = list(selectors.model_version_list())
+    if not chosen:
+        # By default, compare the active version with the newest other one.
+        active = [v for v in versions if v.status == ModelVersion.Status.ACTIVE]
+        chosen = active + [v for v in versions if v not in active][: 2 - len(active)]
+    chosen.sort(key=lambda version: version.pk)  # oldest on the left
+    return render(
+        request,
+        "ml/model_versions.html",
+        {
+            "versions": versions,
+            "chosen_ids": [v.pk for v in chosen],
+            "comparison": selectors.model_version_compare(versions=chosen),
+            "activations": selectors.model_activation_list(),
+        },
+    )
+
+
+@staff_required
+@require_POST
+def model_version_activate_view(request, pk: int):
+    try:
+        version = selectors.model_version_get(pk=pk)
+    except NotFoundError as exc:
+        raise Http404(exc.message) from exc
+    try:
+        model_version_activate(
+            version=version, user=request.user, reason="activated from the models page"
+        )
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"{version} is now the active model.")
+    return redirect("ml:model_versions")
+
+
+@staff_required
+@require_POST
+def model_version_rollback_view(request):
+    try:
+        version = model_version_rollback(user=request.user)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Rolled back: {version} is active again.")
+    return redirect("ml:model_versions")
+
+
+# --- Staff: datasets -----------------------------------------------------------------
+
+
+@staff_required
+@require_http_methods(["GET", "POST"])
+def datasets(request):
+    form = DatasetResetForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            reset = dataset_reset(
+                user=request.user, confirm=form.cleaned_data["confirm"]
+            )
+        except ApplicationError as exc:
+            form_add_service_error(form, exc)
+        else:
+            messages.success(
+                request,
+                f"Datasets reset: {reset.products_count} new products marked as seen.",
+            )
+            return redirect("ml:datasets")
+    return render(
+        request,
+        "ml/datasets.html",
+        {
+            "form": form,
+            "new_products": selectors.dataset_new_products().count(),
+            "cutoff": selectors.dataset_cutoff(),
+            "resets": selectors.dataset_reset_list(),
+        },
+    )

@@ -1,0 +1,57 @@
+"""Split, lineage hash and class counts."""
+
+from ml.datasets import Sample, class_counts, dataset_hash, stratified_split
+
+
+def test_stratified_split_is_deterministic_and_stratified():
+    labels = ["a"] * 10 + ["b"] * 5 + ["c"] * 5
+
+    train, val = stratified_split(labels, val_fraction=0.2, seed=3)
+
+    assert (train, val) == stratified_split(labels, val_fraction=0.2, seed=3)
+    assert sorted(train + val) == list(range(20))
+    assert [labels[i] for i in val].count("a") == 2
+    assert [labels[i] for i in val].count("b") == 1
+    assert [labels[i] for i in val].count("c") == 1
+
+
+def test_stratified_split_keeps_single_sample_classes_in_train():
+    labels = ["a", "a", "a", "a", "b", "b", "b", "b", "lonely"]
+
+    train, val = stratified_split(labels, val_fraction=0.25, seed=0)
+
+    assert 8 in train
+    assert len(val) == 2
+    assert {labels[i] for i in val} == {"a", "b"}
+
+
+def test_stratified_split_falls_back_when_classes_outnumber_val_rows():
+    labels = ["a", "a", "b", "b", "c", "c", "d", "d"]
+
+    train, val = stratified_split(labels, val_fraction=0.25, seed=0)
+
+    assert len(val) == 2
+    assert sorted(train + val) == list(range(8))
+
+
+def test_stratified_split_without_any_splittable_class():
+    assert stratified_split(["a", "b", "c"], seed=0) == ([0, 1, 2], [])
+
+
+def test_dataset_hash_follows_content(tmp_path):
+    photo = tmp_path / "p.jpg"
+    photo.write_bytes(b"\x01\x02")
+    samples = [Sample("t", "d", photo, "a"), Sample("u", None, None, "b")]
+    same = [Sample("t", "d", b"\x01\x02", "a"), Sample("u", None, None, "b")]
+
+    digest = dataset_hash(samples)
+
+    assert digest == dataset_hash(same)  # photos are hashed by content
+    assert len(digest) == 64
+    assert digest != dataset_hash([samples[0], Sample("u", None, None, "c")])
+    photo.write_bytes(b"\x01\x03")
+    assert digest != dataset_hash(samples)
+
+
+def test_class_counts_are_sorted_by_label():
+    assert class_counts(["b", "a", "b"]) == {"a": 1, "b": 2}

@@ -1,0 +1,44 @@
+"""The pure ML core never imports Django."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+CORE_MODULES = [
+    "ml.errors",
+    "ml.preprocessing",
+    "ml.nets",
+    "ml.backbones",
+    "ml.features",
+    "ml.datasets",
+    "ml.metrics",
+    "ml.fusion",
+    "ml.training",
+    "ml.bundles",
+    "ml.inference",
+]
+
+
+def test_core_modules_do_not_import_django():
+    code = (
+        "import sys\n"
+        f"for name in {CORE_MODULES!r}:\n"
+        "    __import__(name)\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] == 'django')\n"
+        "assert not loaded, loaded\n"
+        "print('ok')\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    env = {"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(root)}
+
+    completed = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.strip() == "ok"
