@@ -52,9 +52,16 @@ def product_get_owned_by(*, user, pk: int) -> Product:
         raise NotFoundError("No such product.") from exc
 
 
+def unlabelled_pool() -> QuerySet[Product]:
+    """Imported products waiting for a category (never a seller's own listing)."""
+    return Product.objects.filter(
+        category__isnull=True, seller__isnull=True, source=Product.Source.IMPORT
+    )
+
+
 def product_proposal_random() -> Product | None:
     """A random product of the unlabelled pool (imported without a category)."""
-    pool = Product.objects.filter(category__isnull=True).order_by("pk")
+    pool = unlabelled_pool().order_by("pk")
     count = pool.count()
     if count == 0:
         return None

@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ml.backbones import build_backbone, state_dict_sha256
+from ml.backbones import BACKBONES, build_backbone, state_dict_sha256
 from ml.bundles import LoadedBundle, load_bundle
 from ml.errors import (
     BundleIntegrityError,
@@ -157,27 +157,23 @@ class Predictor:
     def _load_backbone(self, bundle: LoadedBundle) -> nn.Module:
         provenance = bundle.backbone_provenance
         name, source = provenance.get("backbone"), str(provenance.get("source", ""))
-        if name is None:
+        if name not in BACKBONES:
             raise BundleIntegrityError(
-                f"bundle {bundle.sha256}: image head without backbone"
+                f"bundle {bundle.sha256}: unknown backbone {name!r} for its image head"
             )
         if source == "random":
             if bundle.backbone_state_dict is None:
                 raise BundleIntegrityError(
                     f"bundle {bundle.sha256}: random backbone without its weights"
                 )
-            spec = build_backbone(name, pretrained=False)
+            module = build_backbone(name, pretrained=False).module
             try:
-                spec.module.load_state_dict(bundle.backbone_state_dict)
+                module.load_state_dict(bundle.backbone_state_dict)
             except RuntimeError as exc:
                 raise BundleIntegrityError(f"backbone.pt does not fit {name}") from exc
-            module = spec.module
         else:
-            weights_path = (
-                source[len("file:") :] if source.startswith("file:") else None
-            )
-            spec = build_backbone(name, pretrained=True, weights_path=weights_path)
-            module = spec.module
+            path = source.removeprefix("file:") if source.startswith("file:") else None
+            module = build_backbone(name, pretrained=True, weights_path=path).module
         if state_dict_sha256(module) != provenance.get("state_sha256"):
             raise PretrainedWeightsUnavailableError(
                 f"the {name} weights available here ({source}) differ from those "

@@ -6,6 +6,7 @@ from django.db.models import Max, QuerySet
 from django.utils import timezone
 
 from catalog.models import Category, Product
+from catalog.selectors import unlabelled_pool
 from ml.models import (
     DatasetReset,
     ModelActivation,
@@ -196,7 +197,7 @@ def proposal_get(*, pk: int) -> Product:
     """A product of the unlabelled pool, proposed to try the model on; any other
     product (a seller's listing, a labelled import) is "not found"."""
     try:
-        return Product.objects.get(pk=pk, category__isnull=True)
+        return unlabelled_pool().get(pk=pk)
     except Product.DoesNotExist as exc:
         raise NotFoundError("No such product in the unlabelled pool.") from exc
 
@@ -240,7 +241,7 @@ def model_activation_list(*, limit: int = 20) -> QuerySet[ModelActivation]:
     )[:limit]
 
 
-def training_run_list(*, limit: int = 20) -> QuerySet[TrainingRun]:
+def training_run_list(*, limit: int | None = 20) -> QuerySet[TrainingRun]:
     return TrainingRun.objects.select_related("model_version", "created_by")[:limit]
 
 

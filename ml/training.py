@@ -376,15 +376,247 @@ def _prepare_tokenizer(
     return tokenizer
 
 
+def _probabilities(model: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
+    loader = DataLoader(TensorDataset(inputs), batch_size=256)
+    return evaluate(model, loader, torch.device("cpu"))
+
+
 def _metrics_or_none(
-    y_true: list[int], probs: torch.Tensor, labels: list[str]
+    y_true: torch.Tensor, probs: torch.Tensor, labels: list[str]
 ) -> dict[str, Any] | None:
-    if not y_true:
+    if y_true.numel() == 0:
         return None
-    predicted = probs.argmax(dim=1).tolist()
     return classification_metrics(
-        [labels[i] for i in y_true], [labels[i] for i in predicted], labels=labels
+        [labels[i] for i in y_true.tolist()],
+        [labels[i] for i in probs.argmax(dim=1).tolist()],
+        labels=labels,
     )
+
+
+@dataclass
+class _Run:
+    """State shared by the stages of one :func:`train_model` call."""
+
+    config: TrainingConfig
+    labels: list[str]
+    y: torch.Tensor
+    train_idx: list[int]
+    val_idx: list[int]
+    work_dir: Path
+    device: torch.device
+    fingerprint: dict[str, Any]
+    progress: ProgressCallback | None
+    writer: Any
+    warnings: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def fit(
+        self,
+        model: nn.Module,
+        name: str,
+        band: tuple[float, float],
+        inputs: torch.Tensor,
+        rows: tuple[list[int], list[int]],
+        fingerprint: str,
+        lengths: torch.Tensor | None = None,
+    ) -> None:
+        """Train ``model`` on ``inputs[rows]``; leave it on CPU, best weights loaded."""
+        started = time.perf_counter()
+        train, val = rows
+        best, self.history[name] = _fit(
+            model,
+            (inputs[train], self.y[train]),
+            (inputs[val], self.y[val]),
+            stage=_Stage(
+                name, band, self.work_dir / f"checkpoints/{name}.pt", fingerprint
+            ),
+            config=self.config,
+            device=self.device,
+            num_classes=len(self.labels),
+            progress=self.progress,
+            writer=self.writer,
+            lengths=None if lengths is None else (lengths[train], lengths[val]),
+        )
+        model.load_state_dict(best)
+        model.cpu().eval()
+        self.timings[f"{name}_s"] = time.perf_counter() - started
+
+
+@dataclass
+class _TextBranch:
+    tokenizer: PreTrainedTokenizerFast
+    net: TextClassifier
+    net_config: dict[str, Any]
+    has_text: torch.Tensor  # per sample
+    p_val: torch.Tensor  # [n_val, C]
+
+
+@dataclass
+class _ImageBranch:
+    head: ImageHead
+    head_config: dict[str, Any]
+    provenance: dict[str, Any]
+    backbone_state: dict[str, torch.Tensor] | None
+    has_image: torch.Tensor  # per sample
+    p_val: torch.Tensor  # [n_val, C], zero rows without photo
+
+
+def _train_text_branch(run: _Run, samples: Sequence[Sample]) -> _TextBranch:
+    config = run.config
+    texts = [product_text(sample.title, sample.description) for sample in samples]
+    has_text = torch.tensor([bool(text) for text in texts], dtype=torch.bool)
+    train = [i for i in run.train_idx if has_text[i]]
+    val = [i for i in run.val_idx if has_text[i]]
+    if not train or not val:
+        raise TrainingDataError("training needs products with text in train and val")
+    keys = ("max_length", "vocab_size", "min_frequency", "embed_dim", "hidden_size")
+    fingerprint = _fingerprint(
+        {
+            **run.fingerprint,
+            "stage": "text",
+            "dropout": config.dropout,
+            "pooling": config.pooling,
+            **{key: getattr(config, key) for key in keys},
+        }
+    )
+    tokenizer = _prepare_tokenizer(
+        [texts[i] for i in train], config, run.work_dir / "tokenizer", fingerprint
+    )
+    ids = encode_texts(tokenizer, texts, max_length=config.max_length)
+    net_config = {
+        "vocab_size": len(tokenizer),
+        "num_classes": len(run.labels),
+        "embed_dim": config.embed_dim,
+        "hidden_size": config.hidden_size,
+        "dropout": config.dropout,
+        "pad_index": int(tokenizer.pad_token_id),
+        "pooling": config.pooling,
+    }
+    seed_everything(config.seed)
+    net = text_classifier(**net_config)
+    band = (0.0, 0.45) if config.backbone else (0.0, 0.95)
+    lengths = (ids != tokenizer.pad_token_id).sum(dim=1)
+    run.fit(net, "text", band, ids, (train, val), fingerprint, lengths)
+    p_val = _probabilities(net, ids[run.val_idx])
+    return _TextBranch(tokenizer, net, net_config, has_text, p_val)
+
+
+def _train_image_branch(
+    run: _Run, samples: Sequence[Sample], cache: FeatureCache | None
+) -> _ImageBranch | None:
+    config = run.config
+    assert config.backbone is not None
+    if all(sample.image is None for sample in samples):
+        run.warnings.append("no product has a photo: the image branch was skipped")
+        return None
+    started = time.perf_counter()
+    spec = build_backbone(
+        config.backbone,
+        pretrained=True,
+        weights_path=config.backbone_weights_path,
+        allow_random=config.allow_random_backbone,
+    )
+    if spec.provenance["warning"]:
+        run.warnings.append(str(spec.provenance["warning"]))
+
+    def on_features(done: int, total: int) -> None:
+        if run.progress is not None:
+            fraction = 0.45 + 0.3 * done / max(total, 1)
+            run.progress(
+                {
+                    "stage": "features",
+                    "done": done,
+                    "total": total,
+                    "fraction": fraction,
+                }
+            )
+
+    spec.module.to(run.device)
+    features, has_image = extract_features(
+        spec,
+        [sample.image for sample in samples],
+        cache,
+        batch_size=config.feature_batch_size,
+        progress=on_features,
+    )
+    spec.module.cpu()
+    run.timings["features_s"] = time.perf_counter() - started
+    unreadable = sum(
+        sample.image is not None and not ok
+        for sample, ok in zip(samples, has_image.tolist(), strict=True)
+    )
+    if unreadable:
+        run.warnings.append(f"{unreadable} photo(s) could not be read and were ignored")
+    train = [i for i in run.train_idx if has_image[i]]
+    val = [i for i in run.val_idx if has_image[i]]
+    if not train or not val:
+        run.warnings.append("too few photos for train and validation: image skipped")
+        return None
+    head_config = {
+        "in_features": spec.feature_dim,
+        "num_classes": len(run.labels),
+        "hidden": config.image_hidden,
+        "dropout": config.image_dropout,
+    }
+    fingerprint = _fingerprint(
+        {
+            **run.fingerprint,
+            "stage": "image",
+            "backbone": spec.provenance["state_sha256"],
+            **head_config,
+        }
+    )
+    seed_everything(config.seed)
+    head = image_head(**head_config)
+    run.fit(head, "image", (0.75, 0.95), features, (train, val), fingerprint)
+    p_val = torch.zeros(len(run.val_idx), len(run.labels))
+    has_image_val = has_image[run.val_idx]
+    p_val[has_image_val] = _probabilities(head, features[run.val_idx][has_image_val])
+    random_init = spec.provenance["source"] == "random"
+    return _ImageBranch(
+        head=head,
+        head_config=head_config,
+        provenance=dict(spec.provenance),
+        backbone_state=_cpu_state(spec.module) if random_init else None,
+        has_image=has_image,
+        p_val=p_val,
+    )
+
+
+def _fuse_and_measure(
+    run: _Run, text: _TextBranch, image: _ImageBranch | None
+) -> tuple[float, dict[str, Any]]:
+    """Choose the fusion weight on validation; metrics of fused, text and image."""
+    y_val = run.y[run.val_idx]
+    has_text = text.has_text[run.val_idx]
+    has_image = (
+        image.has_image[run.val_idx]
+        if image is not None
+        else torch.zeros(len(run.val_idx), dtype=torch.bool)
+    )
+    p_image = image.p_val if image is not None else None
+    weight = 1.0
+    if p_image is not None:
+        weight, _ = choose_fusion_weight(
+            text.p_val,
+            p_image,
+            y_val,
+            grid=DEFAULT_GRID,
+            has_text=has_text,
+            has_image=has_image,
+        )
+    fused = fuse(text.p_val, p_image, weight, has_text, has_image)
+    metrics = {
+        "fused": _metrics_or_none(y_val, fused, run.labels),
+        "text": _metrics_or_none(y_val[has_text], text.p_val[has_text], run.labels),
+        "image": (
+            _metrics_or_none(y_val[has_image], p_image[has_image], run.labels)
+            if p_image is not None
+            else None
+        ),
+    }
+    return weight, metrics
 
 
 # ------------------------------------------------------------------- the pipeline
@@ -410,29 +642,18 @@ def train_model(
         log_dir: TensorBoard log folder (``None``: no TensorBoard logs).
 
     Raises:
-        TrainingDataError: unlabelled samples, fewer than two classes, or too
-            few samples for a validation split.
+        TrainingDataError: unlabelled samples, fewer than two classes, too few
+            samples for a validation split, or no text.
         PretrainedWeightsUnavailableError: the backbone's weights are missing
             and ``config.allow_random_backbone`` is false.
     """
     started = time.perf_counter()
-    timings: dict[str, float] = {}
-    warnings: list[str] = []
     if any(sample.label is None for sample in samples):
         raise TrainingDataError("every training sample needs a label")
     label_of = [str(sample.label) for sample in samples]
     labels = sorted(set(label_of))
     if len(labels) < 2:
         raise TrainingDataError("training needs at least two categories")
-    if config.num_threads:
-        torch.set_num_threads(config.num_threads)
-    device = resolve_device(config.device)
-    seed_everything(config.seed)
-    work_dir = Path(work_dir)
-    (work_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
-
-    index_of = {label: i for i, label in enumerate(labels)}
-    y = torch.tensor([index_of[label] for label in label_of], dtype=torch.long)
     train_idx, val_idx = stratified_split(
         label_of, val_fraction=config.val_fraction, seed=config.seed
     )
@@ -441,271 +662,89 @@ def train_model(
             "too few samples for a validation split: some category needs at "
             "least two samples"
         )
+    if config.num_threads:
+        torch.set_num_threads(config.num_threads)
+    seed_everything(config.seed)
     data_hash = dataset_hash(samples)
-    base = {
-        "dataset": data_hash,
-        "labels": labels,
-        "seed": config.seed,
-        "val_fraction": config.val_fraction,
-        "batch_size": config.batch_size,
-        "lr": config.lr,
-    }
-
-    texts = [product_text(sample.title, sample.description) for sample in samples]
-    has_text = torch.tensor([bool(text) for text in texts], dtype=torch.bool)
-    train_text = [i for i in train_idx if has_text[i]]
-    val_text = [i for i in val_idx if has_text[i]]
-    if not train_text or not val_text:
-        raise TrainingDataError("training needs products with text in train and val")
-    text_fp = _fingerprint(
-        {
-            **base,
-            "stage": "text",
-            **{
-                k: getattr(config, k)
-                for k in (
-                    "max_length",
-                    "vocab_size",
-                    "min_frequency",
-                    "embed_dim",
-                    "hidden_size",
-                    "dropout",
-                    "pooling",
-                )
-            },
-        }
-    )
+    index_of = {label: i for i, label in enumerate(labels)}
     writer = None
     if log_dir is not None:
-        from torch.utils.tensorboard import SummaryWriter
+        from torch.utils.tensorboard import SummaryWriter  # slow import: on demand
 
         writer = SummaryWriter(log_dir=str(log_dir))
-    image_branch = config.backbone is not None
-    text_band = (0.0, 0.45) if image_branch else (0.0, 0.95)
+    run = _Run(
+        config=config,
+        labels=labels,
+        y=torch.tensor([index_of[label] for label in label_of], dtype=torch.long),
+        train_idx=train_idx,
+        val_idx=val_idx,
+        work_dir=Path(work_dir),
+        device=resolve_device(config.device),
+        fingerprint={
+            "dataset": data_hash,
+            "labels": labels,
+            "seed": config.seed,
+            "val_fraction": config.val_fraction,
+            "batch_size": config.batch_size,
+            "lr": config.lr,
+        },
+        progress=progress,
+        writer=writer,
+    )
     try:
-        tokenizer = _prepare_tokenizer(
-            [texts[i] for i in train_text], config, work_dir / "tokenizer", text_fp
+        text = _train_text_branch(run, samples)
+        image = (
+            _train_image_branch(run, samples, feature_cache)
+            if config.backbone
+            else None
         )
-        ids = encode_texts(tokenizer, texts, max_length=config.max_length)
-        text_lengths = (ids != tokenizer.pad_token_id).sum(dim=1)
-        text_net_config = {
-            "vocab_size": len(tokenizer),
-            "num_classes": len(labels),
-            "embed_dim": config.embed_dim,
-            "hidden_size": config.hidden_size,
-            "dropout": config.dropout,
-            "pad_index": int(tokenizer.pad_token_id),
-            "pooling": config.pooling,
-        }
-        seed_everything(config.seed)
-        text_net = text_classifier(**text_net_config)
-        timings["prepare_s"] = time.perf_counter() - started
-        tick = time.perf_counter()
-        best, text_history = _fit(
-            text_net,
-            (ids[train_text], y[train_text]),
-            (ids[val_text], y[val_text]),
-            stage=_Stage("text", text_band, work_dir / "checkpoints/text.pt", text_fp),
-            config=config,
-            device=device,
-            num_classes=len(labels),
-            progress=progress,
-            writer=writer,
-            lengths=(text_lengths[train_text], text_lengths[val_text]),
-        )
-        text_net.load_state_dict(best)
-        text_net.cpu().eval()
-        timings["text_s"] = time.perf_counter() - tick
-        history = {"text": text_history}
-
-        val_ids = ids[val_idx]
-        p_text = evaluate(
-            text_net,
-            DataLoader(TensorDataset(val_ids), batch_size=256),
-            torch.device("cpu"),
-        )
-        y_val = y[val_idx]
-        has_text_val = has_text[val_idx]
-
-        head: ImageHead | None = None
-        head_config: dict[str, Any] | None = None
-        provenance: dict[str, Any] | None = None
-        backbone_state: dict[str, torch.Tensor] | None = None
-        p_image: torch.Tensor | None = None
-        has_image_val = torch.zeros(len(val_idx), dtype=torch.bool)
-        if image_branch and not any(sample.image is not None for sample in samples):
-            warnings.append("no product has a photo: the image branch was skipped")
-        elif image_branch:
-            assert config.backbone is not None
-            tick = time.perf_counter()
-            spec = build_backbone(
-                config.backbone,
-                pretrained=True,
-                weights_path=config.backbone_weights_path,
-                allow_random=config.allow_random_backbone,
-            )
-            if spec.provenance["warning"]:
-                warnings.append(str(spec.provenance["warning"]))
-            spec.module.to(device)
-
-            def on_features(done: int, total: int) -> None:
-                if progress is not None:
-                    progress(
-                        {
-                            "stage": "features",
-                            "done": done,
-                            "total": total,
-                            "fraction": 0.45 + 0.3 * done / max(total, 1),
-                        }
-                    )
-
-            features, has_image = extract_features(
-                spec,
-                [sample.image for sample in samples],
-                feature_cache,
-                batch_size=config.feature_batch_size,
-                progress=on_features,
-            )
-            spec.module.cpu()
-            timings["features_s"] = time.perf_counter() - tick
-            n_invalid = sum(
-                1
-                for sample, ok in zip(samples, has_image.tolist(), strict=True)
-                if sample.image is not None and not ok
-            )
-            if n_invalid:
-                warnings.append(
-                    f"{n_invalid} photo(s) could not be read and were ignored"
-                )
-            train_img = [i for i in train_idx if has_image[i]]
-            val_img = [i for i in val_idx if has_image[i]]
-            if not train_img or not val_img:
-                warnings.append(
-                    "too few photos for train and validation: image branch skipped"
-                )
-            else:
-                tick = time.perf_counter()
-                head_config = {
-                    "in_features": spec.feature_dim,
-                    "num_classes": len(labels),
-                    "hidden": config.image_hidden,
-                    "dropout": config.image_dropout,
-                }
-                image_fp = _fingerprint(
-                    {
-                        **base,
-                        "stage": "image",
-                        "backbone": spec.provenance["state_sha256"],
-                        **head_config,
-                    }
-                )
-                seed_everything(config.seed)
-                head = image_head(**head_config)
-                best, image_history = _fit(
-                    head,
-                    (features[train_img], y[train_img]),
-                    (features[val_img], y[val_img]),
-                    stage=_Stage(
-                        "image",
-                        (0.75, 0.95),
-                        work_dir / "checkpoints/image.pt",
-                        image_fp,
-                    ),
-                    config=config,
-                    device=device,
-                    num_classes=len(labels),
-                    progress=progress,
-                    writer=writer,
-                )
-                head.load_state_dict(best)
-                head.cpu().eval()
-                history["image"] = image_history
-                timings["image_s"] = time.perf_counter() - tick
-                provenance = dict(spec.provenance)
-                if provenance["source"] == "random":
-                    backbone_state = _cpu_state(spec.module)
-                has_image_val = has_image[val_idx]
-                p_image = torch.zeros_like(p_text)
-                rows = has_image_val.nonzero().flatten()
-                p_image[rows] = evaluate(
-                    head,
-                    DataLoader(TensorDataset(features[val_idx][rows]), batch_size=256),
-                    torch.device("cpu"),
-                )
-
-        if p_image is not None:
-            weight, fused_f1 = choose_fusion_weight(
-                p_text,
-                p_image,
-                y_val,
-                grid=DEFAULT_GRID,
-                has_text=has_text_val,
-                has_image=has_image_val,
-            )
-        else:
-            weight = 1.0
-        p_fused = fuse(p_text, p_image, weight, has_text_val, has_image_val)
-        y_val_list = y_val.tolist()
-        text_rows = has_text_val.nonzero().flatten()
-        image_rows = has_image_val.nonzero().flatten()
-        metrics = {
-            "fused": _metrics_or_none(y_val_list, p_fused, labels),
-            "text": _metrics_or_none(
-                y_val[text_rows].tolist(), p_text[text_rows], labels
-            ),
-            "image": (
-                _metrics_or_none(
-                    y_val[image_rows].tolist(), p_image[image_rows], labels
-                )
-                if p_image is not None
-                else None
-            ),
-        }
+        weight, metrics = _fuse_and_measure(run, text, image)
+        fused_f1 = metrics["fused"]["weighted_f1"]
         if progress is not None:
             progress(
                 {
                     "stage": "fusion",
                     "fraction": 1.0,
                     "fusion_weight": weight,
-                    "val_weighted_f1": metrics["fused"]["weighted_f1"],
+                    "val_weighted_f1": fused_f1,
                 }
             )
         if writer is not None:
             writer.add_scalar("fusion/weight", weight, 0)
-            writer.add_scalar(
-                "fusion/val_weighted_f1", metrics["fused"]["weighted_f1"], 0
-            )
+            writer.add_scalar("fusion/val_weighted_f1", fused_f1, 0)
     finally:
         if writer is not None:
             writer.close()
 
-    has_image_all = [sample.image is not None for sample in samples]
+    has_image = image.has_image if image is not None else None
     lineage = {
         "dataset_hash": data_hash,
         "n_samples": len(samples),
         "class_counts": class_counts(label_of),
         "n_train": len(train_idx),
         "n_val": len(val_idx),
-        "n_with_image": int(sum(has_image_all)),
-        "n_val_with_image": int(has_image_val.sum()),
-        "n_without_text": int((~has_text).sum()),
+        "n_with_image": sum(sample.image is not None for sample in samples),
+        "n_val_with_image": int(has_image[val_idx].sum())
+        if has_image is not None
+        else 0,
+        "n_without_text": int((~text.has_text).sum()),
     }
-    timings["total_s"] = time.perf_counter() - started
+    run.timings["total_s"] = time.perf_counter() - started
     return TrainingResult(
         labels=labels,
-        tokenizer=tokenizer,
-        text_net=text_net,
-        text_net_config=text_net_config,
-        image_head=head,
-        image_head_config=head_config,
-        backbone_provenance=provenance,
-        backbone_state_dict=backbone_state,
+        tokenizer=text.tokenizer,
+        text_net=text.net,
+        text_net_config=text.net_config,
+        image_head=image.head if image else None,
+        image_head_config=image.head_config if image else None,
+        backbone_provenance=image.provenance if image else None,
+        backbone_state_dict=image.backbone_state if image else None,
         fusion_weight=float(weight),
         metrics=metrics,
         lineage=lineage,
         preprocessing=preprocessing_config(max_length=config.max_length),
         config=dataclasses.asdict(config),
-        history=history,
-        warnings=warnings,
-        timings=timings,
+        history=run.history,
+        warnings=run.warnings,
+        timings=run.timings,
     )

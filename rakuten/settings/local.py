@@ -11,3 +11,6 @@ SECRET_KEY = env(
 
 # The embedded defaults (SQLite, broker, media, artefacts) live in var/.
 VAR_DIR.mkdir(exist_ok=True)
+
+# Serve static files from the apps and static/ without collectstatic.
+WHITENOISE_USE_FINDERS = True

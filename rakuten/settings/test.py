@@ -4,7 +4,9 @@
 from .base import *  # noqa: F403
 from .base import DATABASES, VAR_DIR, env
 
-SECRET_KEY = env("DJANGO_SECRET_KEY", default="test-key-not-secret")
+SECRET_KEY = env(
+    "DJANGO_SECRET_KEY", default="test-key-not-secret-but-long-enough-for-hs256-jwt"
+)
 DEBUG = False
 # Argon2 is deliberately slow; tests hash many passwords.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -25,3 +27,5 @@ CELERY_BROKER_URL = env(
 )
 
 VAR_DIR.mkdir(exist_ok=True)
+
+WHITENOISE_USE_FINDERS = True
