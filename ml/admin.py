@@ -6,13 +6,21 @@ from django.contrib import admin, messages
 from django.utils.html import format_html_join
 
 from ml.models import (
+    Alert,
+    AuditEvent,
     DatasetReset,
+    MetricSnapshot,
     ModelActivation,
     ModelVersion,
     Prediction,
     TrainingRun,
 )
-from ml.services import model_version_activate, training_run_create
+from ml.services import (
+    alert_acknowledge,
+    alert_resolve,
+    model_version_activate,
+    training_run_create,
+)
 from rakuten.exceptions import ApplicationError
 
 # Options a finished run's parameters may pass on to a new run (the rest, such as
@@ -81,6 +89,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
         "label_codes",
         "fusion_weight",
         "metrics",
+        "gate",
         "lineage",
         "parent",
         "created_at",
@@ -129,6 +138,8 @@ class TrainingRunAdmin(ReadOnlyAdmin):
         "progress_display",
         "stage",
         "model_version",
+        "schedule_key",
+        "attempts",
         "created_by",
         "created_at",
         "finished_at",
@@ -203,3 +214,64 @@ class DatasetResetAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "created_by", "products_count")
     search_fields = ("created_by__username",)
     list_select_related = ("created_by",)
+
+
+@admin.register(MetricSnapshot)
+class MetricSnapshotAdmin(ReadOnlyAdmin):
+    list_display = (
+        "computed_at",
+        "model_version",
+        "window_days",
+        "count",
+        "weighted_f1",
+        "accuracy",
+        "top1_kept_rate",
+    )
+    list_filter = ("model_version",)
+    list_select_related = ("model_version",)
+
+
+@admin.register(Alert)
+class AlertAdmin(ReadOnlyAdmin):
+    list_display = (
+        "created_at",
+        "kind",
+        "category",
+        "model_version",
+        "status",
+        "value",
+        "threshold",
+        "message",
+    )
+    list_filter = ("status", "kind")
+    list_select_related = ("category", "model_version")
+    actions = ["acknowledge", "resolve"]
+
+    @admin.action(description="Acknowledge the selected alerts")
+    def acknowledge(self, request, queryset):
+        for alert in queryset:
+            alert_acknowledge(alert=alert, user=request.user)
+        self.message_user(request, f"{queryset.count()} alert(s) acknowledged.")
+
+    @admin.action(description="Resolve the selected alerts")
+    def resolve(self, request, queryset):
+        alerts = list(queryset)
+        for alert in alerts:
+            alert_resolve(alert=alert, user=request.user)
+        self.message_user(request, f"{len(alerts)} alert(s) resolved.")
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    list_display = (
+        "created_at",
+        "actor",
+        "verb",
+        "object_type",
+        "object_id",
+        "message",
+    )
+    list_filter = ("verb", "object_type")
+    search_fields = ("message", "object_id", "actor__username")
+    list_select_related = ("actor",)
+    date_hierarchy = "created_at"

@@ -27,6 +27,7 @@ from catalog.models import Product
 from catalog.selectors import category_list, product_proposal_random
 from ml.models import ModelVersion, TrainingRun
 from ml.selectors import (
+    metric_snapshot_list,
     model_metrics_window,
     model_version_list,
     prediction_get_unused,
@@ -280,7 +281,17 @@ class MetricsApi(APIView):
             accuracy = serializers.FloatField(allow_null=True)
             weighted_f1 = serializers.FloatField(allow_null=True)
 
+        class SnapshotSerializer(serializers.Serializer):
+            computed_at = serializers.DateTimeField()
+            model_version_id = serializers.IntegerField()
+            window_days = serializers.IntegerField()
+            count = serializers.IntegerField()
+            accuracy = serializers.FloatField(allow_null=True)
+            weighted_f1 = serializers.FloatField(allow_null=True)
+            top1_kept_rate = serializers.FloatField(allow_null=True)
+
         model_version = VersionSerializer(allow_null=True)
+        snapshots = SnapshotSerializer(many=True)
         top1_kept_rate = serializers.FloatField(allow_null=True)
         top_k_hit_rate = serializers.FloatField(allow_null=True)
         per_category = CategoryF1Serializer(many=True)
@@ -301,12 +312,11 @@ class MetricsApi(APIView):
         filters = MetricsApi.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         metrics = model_metrics_window(days=filters.validated_data["days"])
-        output = (
-            MetricsApi.FullSerializer
-            if IsStaffOrIntegrator().has_permission(request, self)
-            else MetricsApi.SummarySerializer
-        )
-        return Response(output(metrics).data)
+        if not IsStaffOrIntegrator().has_permission(request, self):
+            return Response(MetricsApi.SummarySerializer(metrics).data)
+        # The daily snapshots (latest first) show the trend across model versions.
+        metrics["snapshots"] = metric_snapshot_list()
+        return Response(MetricsApi.FullSerializer(metrics).data)
 
 
 # --- Training runs --------------------------------------------------------------------

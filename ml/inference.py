@@ -74,8 +74,10 @@ class PredictionResult:
 def _optimized(module: nn.Module) -> nn.Module:
     """Return a frozen TorchScript version of ``module`` if it is equivalent.
 
-    ``optimize_for_inference`` folds/fuses convolutions for oneDNN and is ~20 %
-    faster for vgg16 on CPU; on any problem the eager module is kept.
+    ``optimize_for_inference`` folds and fuses the convolutions for oneDNN. On
+    the 2-core CPU, text+photo p50 went from 323 to 227 ms with vgg16 and from
+    70 to 40 ms with efficientnet_lite0. Its output is compared with eager mode
+    on a random batch; on any difference or error the eager module is kept.
     """
     example = torch.randn(2, 3, IMAGE_SIZE, IMAGE_SIZE)
     try:
@@ -85,7 +87,8 @@ def _optimized(module: nn.Module) -> nn.Module:
                 torch.jit.trace(module, example)
             )
             expected, got = module(example), scripted(example)
-            scripted(example[:1])  # the single-image shape used when serving
+            for _ in range(2):  # warm up the single-image shape used when serving
+                scripted(example[:1])
     except Exception:  # TorchScript is optional: any failure keeps eager mode
         return module
     if got.shape != expected.shape or not torch.allclose(

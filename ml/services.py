@@ -3,19 +3,27 @@ predictions. The pure core under ``ml/`` does the numerical work; this module mo
 between it and the database."""
 
 import logging
+import random
+import threading
 import time
 from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from catalog.models import Category, Product
 from ml import selectors
 from ml.models import (
+    Alert,
+    AuditEvent,
     DatasetReset,
+    MetricSnapshot,
     ModelActivation,
     ModelVersion,
     Prediction,
@@ -26,6 +34,8 @@ from rakuten.exceptions import ApplicationError, ConflictError
 logger = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 5.0
+# The heartbeat thread's period; keep it well under ML_STALE_RUN_SECONDS.
+HEARTBEAT_THREAD_SECONDS = 30.0
 
 
 class NoActiveModelError(ApplicationError):
@@ -91,14 +101,49 @@ def training_parameters_clean(parameters: dict) -> dict:
     return clean
 
 
-def training_samples_confirmed() -> tuple[list, dict[str, str]]:
-    """Every product with a confirmed, active category, as core ``Sample`` objects."""
+# Confirmed products whose pk falls in this slice are never trained on: the promotion
+# gate scores every candidate, and the active model, on them.
+EVAL_SLICE_MODULO = 10
+# An incremental run replays up to this many older products per new one.
+REPLAY_FACTOR = 3
+
+
+def training_samples_confirmed(
+    *,
+    kind: str = TrainingRun.Kind.FULL,
+    exclude_eval_slice: bool = False,
+    seed: int = 0,
+) -> tuple[list, dict[str, str]]:
+    """Products with a confirmed, active category, as core ``Sample`` objects.
+
+    ``full``: all of them. ``incremental``: those confirmed since the active model was
+    created, plus a seeded replay sample of older ones (up to ``REPLAY_FACTOR`` times as
+    many) restricted to the active model's label set and the new labels.
+    ``exclude_eval_slice`` leaves out the gate's evaluation slice."""
     from ml.datasets import Sample
 
-    rows = (
-        Product.objects.filter(category__isnull=False, category__active=True)
-        .order_by("pk")
-        .values_list("title", "description", "image", "category__code")
+    products = Product.objects.filter(category__isnull=False, category__active=True)
+    if exclude_eval_slice:
+        products = products.exclude(pk__in=evaluation_slice_products().values("pk"))
+    active = selectors.model_version_get_active()
+    if kind == TrainingRun.Kind.INCREMENTAL and active is not None:
+        new = products.filter(confirmed_at__gt=active.created_at)
+        new_ids = list(new.order_by("pk").values_list("pk", flat=True))
+        labels = set(active.label_codes) | set(
+            new.values_list("category__code", flat=True)
+        )
+        older = list(
+            products.exclude(pk__in=new_ids)
+            .filter(category__code__in=labels)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        replay = random.Random(seed).sample(
+            older, min(len(older), REPLAY_FACTOR * len(new_ids))
+        )
+        products = products.filter(pk__in=[*new_ids, *replay])
+    rows = products.order_by("pk").values_list(
+        "title", "description", "image", "category__code"
     )
     media = Path(settings.MEDIA_ROOT)
     samples = [
@@ -114,6 +159,18 @@ def training_samples_confirmed() -> tuple[list, dict[str, str]]:
     return samples, names
 
 
+def evaluation_slice_products():
+    """The gate's fixed evaluation slice: confirmed products whose pk is a multiple of
+    ``EVAL_SLICE_MODULO`` (deterministic, and stable as the catalogue grows)."""
+    from django.db.models.functions import Mod
+
+    return (
+        Product.objects.filter(category__isnull=False, category__active=True)
+        .annotate(slice_mod=Mod("pk", EVAL_SLICE_MODULO))
+        .filter(slice_mod=0)
+    )
+
+
 def training_run_execute(*, run_id: int, log: Callable[[str], None] | None = None):
     """Train for a queued run and register the result as a ready model version. Safe to
     call twice: a run that already finished is left alone."""
@@ -124,49 +181,75 @@ def training_run_execute(*, run_id: int, log: Callable[[str], None] | None = Non
 
     with transaction.atomic():
         run = TrainingRun.objects.select_for_update().get(pk=run_id)
-        if run.status in (TrainingRun.Status.SUCCEEDED, TrainingRun.Status.FAILED):
+        if run.status != TrainingRun.Status.QUEUED:
+            # Finished, or running on another worker (a second delivery of the same
+            # message). A run whose worker died is queued again by
+            # ``training_runs_requeue_stale``, never taken over here.
             return run
         run.status = TrainingRun.Status.RUNNING
         run.started_at = run.started_at or timezone.now()
         run.heartbeat_at = timezone.now()
         run.save(update_fields=["status", "started_at", "heartbeat_at"])
+        audit_event_record(
+            verb="training_run.started",
+            obj=run,
+            actor=run.created_by,
+            message=f"Training run #{run.pk} ({run.kind}) started",
+            data={"attempts": run.attempts},
+        )
 
     params = run.parameters
-    samples, _ = training_samples_confirmed()
+    samples, _ = training_samples_confirmed(
+        kind=run.kind, exclude_eval_slice=True, seed=params.get("seed", 0)
+    )
+    backbone = None if params.get("text_only") else params.get("backbone")
     config = TrainingConfig(
-        backbone=None if params.get("text_only") else params.get("backbone"),
+        backbone=backbone,
         epochs=params.get("epochs", 8),
         allow_random_backbone=params.get("allow_random_backbone", False),
-        backbone_weights_path=settings.ML_VGG16_WEIGHTS_PATH or None,
+        # The local weights file setting is torchvision's VGG16 (nothing downloads).
+        backbone_weights_path=(
+            settings.ML_VGG16_WEIGHTS_PATH or None if backbone == "vgg16" else None
+        ),
         seed=params.get("seed", 0),
     )
     reporter = _ProgressReporter(run.pk, log)
     try:
-        result = train_model(
-            samples,
-            config,
-            work_dir=artifacts_dir("runs", str(run.pk)),
-            feature_cache=FeatureCache(artifacts_dir("features")),
-            progress=reporter,
-            log_dir=artifacts_dir("runs", str(run.pk), "tensorboard"),
-        )
-        bundle = save_bundle(
-            result,
-            root=artifacts_dir("bundles"),
-            extra_metadata={"training_run": run.pk, "is_demo": params.get("is_demo")},
-        )
+        with _Heartbeat(run.pk, attempts=run.attempts):
+            result = train_model(
+                samples,
+                config,
+                work_dir=artifacts_dir("runs", str(run.pk)),
+                feature_cache=FeatureCache(artifacts_dir("features")),
+                progress=reporter,
+                log_dir=artifacts_dir("runs", str(run.pk), "tensorboard"),
+            )
+            bundle = save_bundle(
+                result,
+                root=artifacts_dir("bundles"),
+                extra_metadata={
+                    "training_run": run.pk,
+                    "is_demo": params.get("is_demo"),
+                },
+            )
     except MLError as exc:
-        _training_run_fail(run.pk, str(exc))
+        _training_run_fail(run.pk, str(exc), attempts=run.attempts)
         raise TrainingFailedError(str(exc)) from exc
     except BaseException as exc:
         # Record the failure on the run before the error goes on (worker logs it).
-        _training_run_fail(run.pk, f"{type(exc).__name__}: {exc}")
+        _training_run_fail(
+            run.pk, f"{type(exc).__name__}: {exc}", attempts=run.attempts
+        )
         raise
     version = _model_version_register(run, result, bundle, params)
+    if version is None:  # the run was queued again meanwhile: the new attempt owns it
+        return TrainingRun.objects.get(pk=run.pk)
     if params.get("activate"):
         model_version_activate(
             version=version, user=run.created_by, reason=f"training run #{run.pk}"
         )
+    elif params.get("gate"):
+        model_version_gate_apply(candidate=version)
     return TrainingRun.objects.get(pk=run.pk)
 
 
@@ -212,14 +295,66 @@ def _concat_log(line: str):
     return Concat(F("log"), Value(f"{line}\n")) if line else F("log")
 
 
-def _training_run_fail(run_id: int, error: str) -> None:
-    TrainingRun.objects.filter(pk=run_id).update(
+class _Heartbeat:
+    """Beats for a run from a thread while the core trains, so that a long epoch (the
+    core reports progress once per epoch) never looks like a dead worker. Only the
+    attempt that owns the run beats for it."""
+
+    def __init__(self, run_id: int, *, attempts: int) -> None:
+        self.run_id, self.attempts = run_id, attempts
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._beat, daemon=True)
+
+    def __enter__(self) -> "_Heartbeat":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stopped.set()
+        self.thread.join(timeout=10)
+
+    def _beat(self) -> None:
+        from django.db import DatabaseError, connection
+
+        try:
+            while not self.stopped.wait(HEARTBEAT_THREAD_SECONDS):
+                try:
+                    TrainingRun.objects.filter(
+                        pk=self.run_id,
+                        status=TrainingRun.Status.RUNNING,
+                        attempts=self.attempts,
+                    ).update(heartbeat_at=timezone.now())
+                except DatabaseError:
+                    logger.warning("heartbeat of run %s not stored", self.run_id)
+        finally:
+            connection.close()
+
+
+def _training_run_fail(run_id: int, error: str, *, attempts: int | None = None) -> None:
+    """Mark the run failed, unless (``attempts`` given) a newer attempt owns it."""
+    runs = TrainingRun.objects.filter(pk=run_id)
+    if attempts is not None:
+        runs = runs.filter(status=TrainingRun.Status.RUNNING, attempts=attempts)
+    if not runs.update(
         status=TrainingRun.Status.FAILED, error=error[:5000], finished_at=timezone.now()
+    ):
+        return
+    audit_event_record(
+        verb="training_run.failed",
+        obj_type="TrainingRun",
+        obj_id=run_id,
+        message=f"Training run #{run_id} failed: {error[:200]}",
     )
 
 
 @transaction.atomic
-def _model_version_register(run, result, bundle, params: dict) -> ModelVersion:
+def _model_version_register(run, result, bundle, params: dict) -> ModelVersion | None:
+    """Register the trained bundle, unless the run was queued again while this attempt
+    trained (its worker looked dead): then the bundle stays unreferenced on disk and
+    None is returned, so a run never yields two versions."""
+    current = TrainingRun.objects.select_for_update().get(pk=run.pk)
+    if current.status != TrainingRun.Status.RUNNING or current.attempts != run.attempts:
+        return None
     provenance = result.backbone_provenance or {}
     version = ModelVersion.objects.create(
         name=params.get("name") or _version_name(params),
@@ -240,6 +375,12 @@ def _model_version_register(run, result, bundle, params: dict) -> ModelVersion:
         progress=1.0,
         metrics=version.metrics,
         finished_at=timezone.now(),
+    )
+    audit_event_record(
+        verb="training_run.succeeded",
+        obj=run,
+        message=f"Training run #{run.pk} produced {version}",
+        data={"model_version": version.pk, "weighted_f1": version.weighted_f1},
     )
     return version
 
@@ -262,7 +403,7 @@ def starter_model_ensure(*, log: Callable[[str], None] | None = None):
     if log:
         log("No active model: training a text-only demo starter model...")
     run = training_run_create(
-        parameters={"text_only": True, "epochs": 6, "activate": True},
+        parameters={"text_only": True, "epochs": 10, "activate": True},
         enqueue=False,
     )
     TrainingRun.objects.filter(pk=run.pk).update(
@@ -299,12 +440,19 @@ def model_version_activate(
     version.active_marker = True
     version.activated_at = timezone.now()
     version.save(update_fields=["status", "active_marker", "activated_at"])
-    ModelActivation.objects.create(
+    activation = ModelActivation.objects.create(
         version=version,
         previous=previous,
         activated_by=user,
         reason=reason or ("rollback" if is_rollback else "manual activation"),
         is_rollback=is_rollback,
+    )
+    audit_event_record(
+        verb="model_version.rolled_back" if is_rollback else "model_version.activated",
+        obj=version,
+        actor=user,
+        message=f"{version} activated ({activation.reason})",
+        data={"previous": previous.pk if previous is not None else None},
     )
     return version
 
@@ -441,6 +589,507 @@ def dataset_reset(*, user, confirm: bool) -> DatasetReset:
             "Confirm the reset: tick “I understand”.",
             extra={"confirm": ["Tick this box to reset."]},
         )
-    return DatasetReset.objects.create(
+    reset = DatasetReset.objects.create(
         created_by=user, products_count=selectors.dataset_new_products().count()
     )
+    audit_event_record(
+        verb="dataset.reset",
+        obj=reset,
+        actor=user,
+        message=f"{reset.products_count} new products marked as seen",
+    )
+    return reset
+
+
+# --- Audit log -----------------------------------------------------------------------
+
+
+def audit_event_record(
+    *,
+    verb: str,
+    obj=None,
+    obj_type: str = "",
+    obj_id=None,
+    actor=None,
+    message: str = "",
+    data: dict | None = None,
+) -> AuditEvent:
+    """Append one line to the audit log (inside the caller's transaction, so the event
+    and the change it describes are stored together or not at all)."""
+    if obj is not None:
+        obj_type, obj_id = type(obj).__name__, obj.pk
+    return AuditEvent.objects.create(
+        actor=actor if getattr(actor, "is_authenticated", False) else None,
+        verb=verb,
+        object_type=obj_type,
+        object_id="" if obj_id is None else str(obj_id),
+        message=message,
+        data=data or {},
+    )
+
+
+# --- Monitoring: metric snapshots and alerts ------------------------------------------
+
+
+@transaction.atomic
+def metric_snapshot_create(
+    *, days: int, model_version: ModelVersion | None = None
+) -> MetricSnapshot | None:
+    """Freeze the live metrics of ``model_version`` (the active one by default) over the
+    last ``days`` days, as computed by ``selectors.model_metrics_window``. None when no
+    model is active."""
+    metrics = selectors.model_metrics_window(days=days, model_version=model_version)
+    if metrics["model_version"] is None:
+        return None
+    return MetricSnapshot.objects.create(
+        model_version_id=metrics["model_version"]["id"],
+        window_days=days,
+        count=metrics["count"],
+        accuracy=metrics["accuracy"],
+        weighted_f1=metrics["weighted_f1"],
+        top1_kept_rate=metrics["top1_kept_rate"],
+        per_category=[
+            {key: row[key] for key in ("code", "name", "f1", "support")}
+            for row in metrics["per_category"]
+        ],
+    )
+
+
+@dataclass(frozen=True)
+class _AlertCheck:
+    kind: str
+    key: str
+    value: float
+    threshold: float
+    message: str
+    category_code: str | None = None
+
+
+def _alert_checks(snapshot: MetricSnapshot) -> tuple[list[_AlertCheck], set[str]]:
+    """What the snapshot says, rule by rule: the failing checks, and the keys of the
+    checks that had enough products and passed (their alerts may be resolved)."""
+    validation = (snapshot.model_version.metrics or {}).get("fused") or {}
+    margin = settings.ML_ALERT_MARGIN
+    failing, passing = [], set()
+    baseline = validation.get("weighted_f1")
+    if (
+        baseline is not None
+        and snapshot.weighted_f1 is not None
+        and snapshot.count >= settings.ML_ALERT_MIN_PRODUCTS
+    ):
+        threshold = baseline - margin
+        if snapshot.weighted_f1 < threshold:
+            failing.append(
+                _AlertCheck(
+                    kind=Alert.Kind.GLOBAL,
+                    key="global",
+                    value=snapshot.weighted_f1,
+                    threshold=threshold,
+                    message=(
+                        f"Weighted F1 over the last {snapshot.window_days} days is "
+                        f"{snapshot.weighted_f1:.3f} on {snapshot.count} products, "
+                        f"below {threshold:.3f} (validation {baseline:.3f} - "
+                        f"{margin:.2f})."
+                    ),
+                )
+            )
+        else:
+            passing.add("global")
+    per_class = validation.get("per_class") or {}
+    for row in snapshot.per_category:
+        base = (per_class.get(row["code"]) or {}).get("f1")
+        if base is None or row["support"] < settings.ML_ALERT_MIN_CATEGORY_SUPPORT:
+            continue
+        key = f"category:{row['code']}"
+        threshold = base - margin
+        if row["f1"] < threshold:
+            failing.append(
+                _AlertCheck(
+                    kind=Alert.Kind.CATEGORY,
+                    key=key,
+                    value=row["f1"],
+                    threshold=threshold,
+                    category_code=row["code"],
+                    message=(
+                        f"F1 of {row['name']} ({row['code']}) over the last "
+                        f"{snapshot.window_days} days is {row['f1']:.3f} on "
+                        f"{row['support']} products, below {threshold:.3f} "
+                        f"(validation {base:.3f} - {margin:.2f})."
+                    ),
+                )
+            )
+        else:
+            passing.add(key)
+    return failing, passing
+
+
+@transaction.atomic
+def alerts_evaluate(*, snapshot: MetricSnapshot) -> list[Alert]:
+    """Open an alert for every rule the snapshot breaks (global weighted F1, and F1 per
+    category, each against the model's validation figure minus ``ML_ALERT_MARGIN``),
+    unless one is already unresolved for that rule; resolve the unresolved alerts of
+    rules that pass again and those about another (older) model version. Staff are
+    e-mailed about the new alerts once the transaction commits. Returns the alerts
+    opened."""
+    failing, passing = _alert_checks(snapshot)
+    opened = []
+    for check in failing:
+        alert = _alert_open(snapshot=snapshot, check=check)
+        if alert is not None:
+            opened.append(alert)
+    for alert in Alert.objects.filter(open_key__in=passing):
+        _alert_close(alert=alert, user=None, reason="metric recovered")
+    # Alerts about a model that is no longer the one measured are superseded.
+    superseded = Alert.objects.filter(open_key__isnull=False).exclude(
+        model_version=snapshot.model_version
+    )
+    for alert in superseded:
+        _alert_close(alert=alert, user=None, reason="superseded by a new model")
+    if opened:
+        ids = [alert.pk for alert in opened]
+        transaction.on_commit(lambda: alert_notify(alert_ids=ids))
+        if settings.ML_ALERT_TRIGGERS_RETRAINING:
+            from ml.tasks import retraining_scheduled_task
+
+            key = f"alert:{ids[0]}"
+            transaction.on_commit(
+                lambda: retraining_scheduled_task.delay(
+                    TrainingRun.Kind.INCREMENTAL, key
+                )
+            )
+    return opened
+
+
+def _alert_open(*, snapshot: MetricSnapshot, check: _AlertCheck) -> Alert | None:
+    if Alert.objects.filter(open_key=check.key).exists():
+        return None
+    category = (
+        Category.objects.filter(code=check.category_code).first()
+        if check.category_code
+        else None
+    )
+    try:
+        with transaction.atomic():  # a concurrent evaluation may open it first
+            alert = Alert.objects.create(
+                kind=check.kind,
+                category=category,
+                model_version=snapshot.model_version,
+                snapshot=snapshot,
+                open_key=check.key,
+                value=check.value,
+                threshold=check.threshold,
+                message=check.message,
+            )
+    except IntegrityError:
+        return None
+    audit_event_record(
+        verb="alert.opened", obj=alert, message=check.message, data={"key": check.key}
+    )
+    return alert
+
+
+def alert_notify(*, alert_ids: list[int]) -> int:
+    """E-mail the staff about new alerts; returns the number of messages sent."""
+    from accounts.selectors import staff_email_list
+
+    alerts = list(Alert.objects.filter(pk__in=alert_ids).order_by("pk"))
+    recipients = staff_email_list()
+    if not alerts or not recipients:
+        return 0
+    subject = (
+        f"[rakuten] {len(alerts)} model alert{'s' if len(alerts) > 1 else ''}: "
+        f"{alerts[0].model_version}"
+    )
+    body = "\n".join(f"- {alert.message}" for alert in alerts)
+    return send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients)
+
+
+@transaction.atomic
+def alert_acknowledge(*, alert: Alert, user) -> Alert:
+    """Staff saw the alert. It stays unresolved (no new alert opens for its rule)."""
+    alert = Alert.objects.select_for_update().get(pk=alert.pk)
+    if alert.status != Alert.Status.OPEN:
+        return alert
+    alert.status = Alert.Status.ACKNOWLEDGED
+    alert.acknowledged_at = timezone.now()
+    alert.acknowledged_by = user
+    alert.save(update_fields=["status", "acknowledged_at", "acknowledged_by"])
+    audit_event_record(verb="alert.acknowledged", obj=alert, actor=user)
+    return alert
+
+
+@transaction.atomic
+def alert_resolve(*, alert: Alert, user) -> Alert:
+    """Close the alert: the next breach of its rule opens a new one."""
+    alert = Alert.objects.select_for_update().get(pk=alert.pk)
+    return _alert_close(alert=alert, user=user, reason="resolved by staff")
+
+
+def _alert_close(*, alert: Alert, user, reason: str) -> Alert:
+    if alert.status == Alert.Status.RESOLVED:
+        return alert
+    alert.status = Alert.Status.RESOLVED
+    alert.resolved_at = timezone.now()
+    alert.open_key = None
+    alert.save(update_fields=["status", "resolved_at", "open_key"])
+    audit_event_record(verb="alert.resolved", obj=alert, actor=user, message=reason)
+    return alert
+
+
+def model_monitoring_run(*, days: int | None = None) -> list[Alert]:
+    """The daily check: snapshot the active model's live metrics and evaluate the
+    alert rules on them. Returns the alerts opened."""
+    snapshot = metric_snapshot_create(days=days or settings.ML_METRICS_WINDOW_DAYS)
+    if snapshot is None:
+        return []
+    return alerts_evaluate(snapshot=snapshot)
+
+
+# --- Scheduled retraining and crash recovery ------------------------------------------
+
+
+def schedule_key_for(*, kind: str, now: datetime | None = None) -> str:
+    """The schedule window a retraining belongs to: the ISO week for incremental runs
+    ("incremental:2026-W48"), the month for full ones ("full:2026-11")."""
+    now = timezone.localtime(now or timezone.now())
+    if kind == TrainingRun.Kind.INCREMENTAL:
+        year, week, _ = now.isocalendar()
+        return f"incremental:{year}-W{week:02d}"
+    return f"full:{now:%Y-%m}"
+
+
+def training_run_schedule(
+    *, kind: str, schedule_key: str | None = None, now: datetime | None = None
+) -> tuple[TrainingRun, bool]:
+    """The run of this schedule window, created on first call (``created`` True).
+    However often it is called, even concurrently, one run exists per key: the
+    unique ``schedule_key`` decides, and the loser reads the winner's row."""
+    if kind not in TrainingRun.Kind.values:
+        raise ApplicationError(f"Unknown retraining kind {kind!r}.")
+    key = schedule_key or schedule_key_for(kind=kind, now=now)
+    existing = TrainingRun.objects.filter(schedule_key=key).first()
+    if existing is not None:
+        return existing, False
+    # Retrain with the active model's options (its backbone, epochs, ...).
+    active = selectors.model_version_get_active()
+    active_run = getattr(active, "training_run", None) if active else None
+    options = {
+        key: value
+        for key, value in (active_run.parameters if active_run else {}).items()
+        if key in ("backbone", "text_only", "epochs", "allow_random_backbone")
+    }
+    if not options:
+        options = {
+            "text_only": active is None or not active.backbone,
+            "backbone": (active.backbone if active is not None else "") or None,
+        }
+    parameters = training_parameters_clean(options)
+    parameters["gate"] = True  # promoted by the gate, not unconditionally
+    try:
+        with transaction.atomic():
+            run = TrainingRun.objects.create(
+                kind=kind, parameters=parameters, schedule_key=key
+            )
+            audit_event_record(
+                verb="training_run.scheduled", obj=run, message=f"{kind} run {key}"
+            )
+    except IntegrityError:
+        return TrainingRun.objects.get(schedule_key=key), False
+    return run, True
+
+
+def training_run_scheduled_execute(
+    *, kind: str, schedule_key: str | None = None
+) -> TrainingRun:
+    """Beat's retraining: find or create the window's run and execute it here (the
+    task already runs on the ``ml`` queue). A second delivery finds the run finished
+    or running and does nothing."""
+    run, _ = training_run_schedule(kind=kind, schedule_key=schedule_key)
+    return training_run_execute(run_id=run.pk)
+
+
+def training_runs_requeue_stale(*, now: datetime | None = None) -> dict[str, list]:
+    """Runs marked running whose heartbeat is older than ``ML_STALE_RUN_SECONDS`` lost
+    their worker. Each is queued again once (it resumes from its last checkpoint, as
+    the same run id keeps the same work folder); a second staleness marks it failed.
+    Returns ``{"requeued": [ids], "failed": [ids]}``."""
+    from ml.tasks import training_run_execute_task
+
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.ML_STALE_RUN_SECONDS)
+    outcome: dict[str, list] = {"requeued": [], "failed": []}
+    stale = TrainingRun.objects.filter(
+        status=TrainingRun.Status.RUNNING, heartbeat_at__lt=cutoff
+    ).values_list("pk", flat=True)
+    for run_id in list(stale):
+        with transaction.atomic():
+            run = TrainingRun.objects.select_for_update().get(pk=run_id)
+            if run.status != TrainingRun.Status.RUNNING or run.heartbeat_at >= cutoff:
+                continue  # it moved on while we looked
+            if run.attempts >= 1:
+                run.status = TrainingRun.Status.FAILED
+                run.error = "The worker stopped twice (no heartbeat): gave up."
+                run.finished_at = now
+                run.save(update_fields=["status", "error", "finished_at"])
+                outcome["failed"].append(run.pk)
+                verb = "training_run.failed"
+            else:
+                run.status = TrainingRun.Status.QUEUED
+                run.attempts += 1
+                run.save(update_fields=["status", "attempts"])
+                transaction.on_commit(
+                    lambda pk=run.pk: training_run_execute_task.delay(pk)
+                )
+                outcome["requeued"].append(run.pk)
+                verb = "training_run.requeued"
+            audit_event_record(
+                verb=verb,
+                obj=run,
+                message=f"no heartbeat since {run.heartbeat_at:%Y-%m-%d %H:%M:%S}",
+                data={"attempts": run.attempts},
+            )
+    return outcome
+
+
+# --- Promotion gate -------------------------------------------------------------------
+
+
+@dataclass
+class GateDecision:
+    promote: bool
+    reasons: list[str] = field(default_factory=list)
+    candidate_metrics: dict = field(default_factory=dict)
+    active_metrics: dict | None = None
+    active_version: int | None = None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def evaluation_slice_items() -> list[dict]:
+    media = Path(settings.MEDIA_ROOT)
+    return [
+        {
+            "title": title,
+            "description": description,
+            "image": (media / image) if image else None,
+            "label": code,
+        }
+        for title, description, image, code in evaluation_slice_products()
+        .order_by("pk")
+        .values_list("title", "description", "image", "category__code")
+    ]
+
+
+def _slice_metrics(version: ModelVersion, items: list[dict]) -> dict:
+    from ml.evaluation import evaluate_items
+    from ml.inference import get_predictor
+
+    report = evaluate_items(
+        get_predictor(version.bundle_path, version.bundle_sha256), items
+    )
+    present = {item["label"] for item in items}
+    return {
+        "n": report["n"],
+        "accuracy": report["accuracy"],
+        "weighted_f1": report["weighted_f1"],
+        "per_class": {
+            code: round(float(values["f1"]), 4)
+            for code, values in report["per_class"].items()
+            if code in present
+        },
+    }
+
+
+def model_version_gate(*, candidate: ModelVersion) -> GateDecision:
+    """Score ``candidate`` and the active model on the fixed evaluation slice (never
+    trained on): promote only if the candidate's weighted F1 is at least the active
+    one's plus ``ML_PROMOTION_MARGIN`` and no category loses more than
+    ``ML_PROMOTION_MAX_CATEGORY_DROP`` of F1."""
+    from ml.errors import MLError
+
+    active = selectors.model_version_get_active()
+    if active is None:
+        return GateDecision(promote=True, reasons=["no model is active"])
+    items = evaluation_slice_items()
+    if not items:
+        return GateDecision(
+            promote=False,
+            reasons=["the evaluation slice is empty: a staff decision is needed"],
+            active_version=active.pk,
+        )
+    try:
+        ours, theirs = _slice_metrics(candidate, items), _slice_metrics(active, items)
+    except MLError as exc:
+        raise ApplicationError(str(exc)) from exc
+    reasons = []
+    needed = theirs["weighted_f1"] + settings.ML_PROMOTION_MARGIN
+    f1_ok = ours["weighted_f1"] >= needed
+    reasons.append(
+        f"weighted F1 {ours['weighted_f1']:.3f} "
+        f"{'>=' if f1_ok else '<'} {needed:.3f} (active {theirs['weighted_f1']:.3f}"
+        f" + margin {settings.ML_PROMOTION_MARGIN:.2f}) on {len(items)} products"
+    )
+    drops = sorted(
+        (theirs["per_class"][code] - f1, code)
+        for code, f1 in ours["per_class"].items()
+        if code in theirs["per_class"]
+        and theirs["per_class"][code] - f1 > settings.ML_PROMOTION_MAX_CATEGORY_DROP
+    )
+    for drop, code in reversed(drops):
+        reasons.append(f"category {code} F1 drops by {drop:.3f}")
+    return GateDecision(
+        promote=f1_ok and not drops,
+        reasons=reasons,
+        candidate_metrics=ours,
+        active_metrics=theirs,
+        active_version=active.pk,
+    )
+
+
+def model_version_gate_apply(*, candidate: ModelVersion) -> GateDecision:
+    """Run the gate, store its decision on the candidate and promote it when it
+    passes (through ``model_version_activate``: atomic, kept in the history); it
+    otherwise stays ready for a staff decision."""
+    decision = model_version_gate(candidate=candidate)
+    with transaction.atomic():
+        ModelVersion.objects.filter(pk=candidate.pk).update(gate=decision.as_dict())
+        audit_event_record(
+            verb="model_version.gated",
+            obj=candidate,
+            message=("promote: " if decision.promote else "hold: ")
+            + "; ".join(decision.reasons),
+            data={"promote": decision.promote},
+        )
+        if decision.promote:
+            model_version_activate(
+                version=candidate, reason=f"gate: {decision.reasons[0]}"[:200]
+            )
+    return decision
+
+
+# --- Taxonomy ------------------------------------------------------------------------
+
+
+@transaction.atomic
+def category_merge(*, source: Category, target: Category, user=None) -> int:
+    """Fold ``source`` into ``target``: every product confirmed as ``source`` moves to
+    ``target`` and ``source`` is retired (kept, inactive), so the next training run
+    learns the merged label set. Predictions keep their predicted category and model
+    version: what a model said stays attributable. Returns the products moved. (Here
+    rather than in ``catalog.services`` because the change is audited and concerns
+    the models' label set.)"""
+    if source.pk == target.pk:
+        raise ApplicationError("A category cannot be merged into itself.")
+    if not target.active:
+        raise ApplicationError(f"{target} is retired: merge into an active category.")
+    moved = Product.objects.filter(category=source).update(category=target)
+    Category.objects.filter(pk=source.pk).update(active=False)
+    audit_event_record(
+        verb="category.merged",
+        obj=source,
+        actor=user,
+        message=f"{source.code} merged into {target.code} ({moved} products)",
+        data={"target": target.code, "products": moved},
+    )
+    return moved

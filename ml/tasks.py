@@ -20,3 +20,37 @@ def training_run_execute_task(run_id: int) -> int:
     except TrainingFailedError:
         return run_id  # recorded on the run; retrying would fail the same way
     return run.pk
+
+
+@shared_task(
+    name="ml.tasks.retraining_scheduled",
+    acks_late=True,
+    soft_time_limit=TRAINING_SOFT_TIME_LIMIT,
+    time_limit=TRAINING_TIME_LIMIT,
+)
+def retraining_scheduled_task(kind: str, schedule_key: str | None = None) -> int:
+    """Beat's weekly (incremental) and monthly (full) retraining; one run per schedule
+    window however often the message is delivered."""
+    from ml.services import TrainingFailedError, training_run_scheduled_execute
+
+    try:
+        run = training_run_scheduled_execute(kind=kind, schedule_key=schedule_key)
+    except TrainingFailedError:
+        return 0  # recorded on the run; retrying would fail the same way
+    return run.pk
+
+
+@shared_task(name="ml.tasks.metrics_snapshot")
+def metrics_snapshot_task(days: int | None = None) -> list[int]:
+    """Beat's daily snapshot of the live metrics, and the alerts it opens."""
+    from ml.services import model_monitoring_run
+
+    return [alert.pk for alert in model_monitoring_run(days=days)]
+
+
+@shared_task(name="ml.tasks.training_runs_requeue_stale")
+def training_runs_requeue_stale_task() -> dict:
+    """Queue again the runs whose worker died (no heartbeat)."""
+    from ml.services import training_runs_requeue_stale
+
+    return training_runs_requeue_stale()

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+from torch.nn import functional as F
 from torch.utils.data import DataLoader, TensorDataset
 from tqdm.auto import tqdm
 from transformers import PreTrainedTokenizerFast
@@ -66,9 +67,11 @@ ProgressCallback = Callable[[dict[str, Any]], None]
 class TrainingConfig:
     """Hyper-parameters of a training run (stored in the bundle).
 
-    ``backbone=None`` trains a text-only model. ``epochs`` and ``patience``
-    apply to the text network and to the image head alike; early stopping
-    watches the validation weighted F1.
+    ``backbone=None`` trains a text-only model. ``epochs``, ``patience``,
+    ``batch_size`` and ``lr`` apply to the text network and to the image head
+    alike; early stopping watches the validation weighted F1. ``num_threads``
+    (``None``: torch's default, one per core) calls ``torch.set_num_threads``
+    for the whole process; use 1 when other busy processes share the cores.
     """
 
     backbone: str | None = None
@@ -84,7 +87,7 @@ class TrainingConfig:
     embed_dim: int = 512
     hidden_size: int = 512
     dropout: float = 0.5
-    pooling: str = "last"
+    pooling: str = "max"
     image_hidden: int = 512
     image_dropout: float = 0.5
     allow_random_backbone: bool = False
@@ -248,6 +251,45 @@ class _Stage:
     fingerprint: str
 
 
+def _validate(
+    model: nn.Module, loader: DataLoader, targets: torch.Tensor, device: torch.device
+) -> dict[str, float]:
+    probs = evaluate(model, loader, device)
+    predictions = probs.argmax(dim=1)
+    return {
+        "val_loss": float(F.nll_loss(probs.clamp_min(1e-12).log(), targets)),
+        "val_weighted_f1": weighted_f1(targets.tolist(), predictions.tolist()),
+        "val_accuracy": float((predictions == targets).float().mean()),
+    }
+
+
+def _loaders(
+    train: tuple[torch.Tensor, torch.Tensor],
+    val: tuple[torch.Tensor, torch.Tensor],
+    config: TrainingConfig,
+    generator: torch.Generator,
+    lengths: tuple[torch.Tensor, torch.Tensor] | None,
+) -> tuple[DataLoader, DataLoader, torch.Tensor]:
+    """Shuffled train loader (length-bucketed for texts) and val loader + targets."""
+    if lengths is None:
+        train_loader = DataLoader(
+            TensorDataset(*train),
+            batch_size=config.batch_size,
+            shuffle=True,
+            generator=generator,
+        )
+    else:
+        sampler = LengthBucketBatchSampler(lengths[0], config.batch_size, generator)
+        train_loader = DataLoader(TensorDataset(*train), batch_sampler=sampler)
+        # row order does not matter to the metrics; sorted rows are faster
+        by_length = torch.argsort(lengths[1], stable=True)
+        val = (val[0][by_length], val[1][by_length])
+    val_loader = DataLoader(
+        TensorDataset(val[0]), batch_size=max(128, config.batch_size)
+    )
+    return train_loader, val_loader, val[1]
+
+
 def _fit(
     model: nn.Module,
     train: tuple[torch.Tensor, torch.Tensor],
@@ -261,27 +303,16 @@ def _fit(
     writer: Any,
     lengths: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> tuple[dict[str, torch.Tensor], list[dict[str, Any]]]:
-    """Train with class-weighted CE + Adam + early stopping on val weighted F1.
+    """Train with class-weighted CE + Adam, early stopping on val weighted F1.
 
-    ``lengths`` (train, val) turns on length-bucketed batches for texts.
-    Returns the best state dict (CPU) and the per-epoch history.
+    An epoch is an improvement when its validation weighted F1 is higher, or
+    equal with a lower validation log-loss. ``lengths`` (train, val) turns on
+    length-bucketed batches for texts. Every epoch is checkpointed; a matching
+    checkpoint is resumed. Returns the best state dict (CPU) and the history.
     """
     generator = torch.Generator().manual_seed(config.seed)
-    if lengths is None:
-        train_loader = DataLoader(
-            TensorDataset(*train),
-            batch_size=config.batch_size,
-            shuffle=True,
-            generator=generator,
-        )
-    else:
-        sampler = LengthBucketBatchSampler(lengths[0], config.batch_size, generator)
-        train_loader = DataLoader(TensorDataset(*train), batch_sampler=sampler)
-        # F1 ignores row order, and length-sorted rows are faster to evaluate
-        by_length = torch.argsort(lengths[1], stable=True)
-        val = (val[0][by_length], val[1][by_length])
-    val_loader = DataLoader(
-        TensorDataset(val[0]), batch_size=max(128, config.batch_size)
+    train_loader, val_loader, val_targets = _loaders(
+        train, val, config, generator, lengths
     )
     criterion = nn.CrossEntropyLoss(weight=_class_weights(train[1], num_classes))
     criterion = criterion.to(device)
@@ -290,6 +321,7 @@ def _fit(
     state: dict[str, Any] = {
         "epoch": 0,
         "best_f1": -1.0,
+        "best_loss": float("inf"),
         "best_epoch": 0,
         "bad_epochs": 0,
         "stopped": False,
@@ -303,28 +335,25 @@ def _fit(
         torch.set_rng_state(checkpoint["torch_rng"])
         generator.set_state(checkpoint["loader_rng"])
         state = {key: checkpoint[key] for key in state}
-    y_val = val[1].tolist()
     low, high = stage.band
     epochs = range(state["epoch"], 0 if state["stopped"] else config.epochs)
     bar = tqdm(epochs, desc=f"train {stage.name}", unit="epoch", disable=None)
     for epoch in bar:
-        loss = train_one_epoch(model, train_loader, optimizer, criterion, device)
-        predictions = evaluate(model, val_loader, device).argmax(dim=1).tolist()
-        f1 = weighted_f1(y_val, predictions)
-        accuracy = float(np.mean(np.asarray(predictions) == np.asarray(y_val)))
-        if f1 > state["best_f1"]:
-            state.update(best_f1=f1, best_epoch=epoch + 1, bad_epochs=0)
-            state["best_model"] = _cpu_state(model)
+        record = {
+            "epoch": epoch + 1,
+            "train_loss": train_one_epoch(
+                model, train_loader, optimizer, criterion, device
+            ),
+            **_validate(model, val_loader, val_targets, device),
+        }
+        score = (record["val_weighted_f1"], -record["val_loss"])
+        if score > (state["best_f1"], -state["best_loss"]):
+            state.update(best_f1=score[0], best_loss=-score[1], best_epoch=epoch + 1)
+            state.update(bad_epochs=0, best_model=_cpu_state(model))
         else:
             state["bad_epochs"] += 1
         state["epoch"] = epoch + 1
         state["stopped"] = state["bad_epochs"] >= config.patience
-        record = {
-            "epoch": epoch + 1,
-            "train_loss": loss,
-            "val_weighted_f1": f1,
-            "val_accuracy": accuracy,
-        }
         state["history"] = [*state["history"], record]
         _atomic_torch_save(
             {
@@ -337,22 +366,22 @@ def _fit(
             },
             stage.checkpoint,
         )
-        bar.set_postfix(loss=f"{loss:.4f}", val_f1=f"{f1:.4f}")
+        bar.set_postfix(
+            loss=f"{record['train_loss']:.4f}",
+            val_f1=f"{record['val_weighted_f1']:.4f}",
+        )
         if writer is not None:
-            writer.add_scalar(f"{stage.name}/train_loss", loss, epoch + 1)
-            writer.add_scalar(f"{stage.name}/val_weighted_f1", f1, epoch + 1)
-            writer.add_scalar(f"{stage.name}/val_accuracy", accuracy, epoch + 1)
+            for key, value in record.items():
+                if key != "epoch":
+                    writer.add_scalar(f"{stage.name}/{key}", value, epoch + 1)
         if progress is not None:
             done = 1.0 if state["stopped"] else (epoch + 1) / config.epochs
             progress(
                 {
                     "stage": stage.name,
-                    "epoch": epoch + 1,
                     "epochs": config.epochs,
                     "fraction": low + (high - low) * done,
-                    "train_loss": loss,
-                    "val_weighted_f1": f1,
-                    "val_accuracy": accuracy,
+                    **record,
                 }
             )
         if state["stopped"]:

@@ -31,4 +31,17 @@ urlpatterns = [
         name="model_version_rollback",
     ),
     path("staff/datasets/", views.datasets, name="datasets"),
+    path(
+        "staff/alerts/<int:pk>/acknowledge/",
+        views.alert_update,
+        {"action": "acknowledge"},
+        name="alert_acknowledge",
+    ),
+    path(
+        "staff/alerts/<int:pk>/resolve/",
+        views.alert_update,
+        {"action": "resolve"},
+        name="alert_resolve",
+    ),
+    path("staff/audit/", views.audit, name="audit"),
 ]

@@ -30,6 +30,8 @@ from ml.forms import (
 from ml.models import ModelVersion, TrainingRun
 from ml.services import (
     NoActiveModelError,
+    alert_acknowledge,
+    alert_resolve,
     dataset_reset,
     listing_create,
     model_version_activate,
@@ -219,8 +221,24 @@ def performance(request):
             "metrics": metrics,
             "heatmap": _heatmap(metrics),
             "active_model": selectors.model_version_get_active(),
+            "snapshots": selectors.metric_snapshot_list(),
+            "alerts": selectors.alert_list_unresolved(),
         },
     )
+
+
+@staff_required
+@require_POST
+def alert_update(request, pk: int, action: str):
+    """Acknowledge or resolve an alert (the buttons of the performance page)."""
+    try:
+        alert = selectors.alert_get(pk=pk)
+    except NotFoundError as exc:
+        raise Http404(exc.message) from exc
+    service = {"acknowledge": alert_acknowledge, "resolve": alert_resolve}[action]
+    alert = service(alert=alert, user=request.user)
+    messages.success(request, f"Alert #{alert.pk} is {alert.get_status_display()}.")
+    return redirect("ml:performance")
 
 
 def _heatmap(metrics: dict) -> list[dict]:
@@ -343,6 +361,15 @@ def model_version_rollback_view(request):
     else:
         messages.success(request, f"Rolled back: {version} is active again.")
     return redirect("ml:model_versions")
+
+
+# --- Staff: audit log ----------------------------------------------------------------
+
+
+@staff_required
+@require_GET
+def audit(request):
+    return render(request, "ml/audit.html", {"events": selectors.audit_event_list()})
 
 
 # --- Staff: datasets -----------------------------------------------------------------

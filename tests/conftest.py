@@ -75,3 +75,17 @@ def test_database_url(db):
         host, port = s.get("HOST") or "127.0.0.1", s.get("PORT") or 3306
         return f"mysql://{user}:{pw}@{host}:{port}/{s['NAME']}"
     pytest.skip(f"no DATABASE_URL form for {s['ENGINE']}")
+
+
+@pytest.fixture
+def restore_migration_data(django_db_blocker):
+    """Set up before ``transactional_db``, so torn down after its flush: put back the
+    rows the migrations created (the 27 seeded categories, the beat schedules, ...)
+    for the tests that follow."""
+    yield
+    from django.db import connection
+
+    contents = getattr(connection, "_test_serialized_contents", None)
+    if contents:
+        with django_db_blocker.unblock():
+            connection.creation.deserialize_db_from_string(contents)

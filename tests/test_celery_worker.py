@@ -3,99 +3,17 @@ the configured broker (SQLite file by default, Redis in CI), and stores its resu
 the database (django-celery-results)."""
 
 import csv
-import os
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
-from celery.exceptions import TimeoutError as CeleryTimeoutError
-from django.conf import settings
 from django_celery_results.models import TaskResult
 
 from catalog.models import Category, Product
 from catalog.tasks import import_generic_csv
 from rakuten.celery import app
-
-BASE_DIR = Path(__file__).resolve().parents[1]
+from tests.workers import start_worker, stop_worker, wait_for
 
 pytestmark = pytest.mark.worker
-
-
-def _start_worker(log_path: Path, database_url: str) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "rakuten.settings.test",
-        "DATABASE_URL": database_url,
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-        "CELERY_TASK_ALWAYS_EAGER": "false",
-        "HF_HUB_OFFLINE": "1",
-        "PYTHONUNBUFFERED": "1",
-    }
-    with open(log_path, "wb") as log:
-        return subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "rakuten",
-                "worker",
-                "--pool",
-                "solo",
-                "-Q",
-                "default",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                "-l",
-                "info",
-            ],
-            cwd=BASE_DIR,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-
-
-def _wait_for(result, worker: subprocess.Popen, *, timeout: float):
-    """``result.get(timeout=...)``, failing fast if the worker process dies."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return result.get(timeout=2, interval=0.2)
-        except CeleryTimeoutError:
-            if worker.poll() is not None:
-                pytest.fail(
-                    f"the worker exited ({worker.returncode}) before the task ran"
-                )
-            if time.monotonic() > deadline:
-                raise
-
-
-def _stop_worker(worker: subprocess.Popen) -> None:
-    if worker.poll() is None:
-        worker.terminate()  # warm shutdown
-        try:
-            worker.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait(timeout=10)
-
-
-@pytest.fixture
-def restore_migration_data(django_db_blocker):
-    """Set up before ``transactional_db``, so torn down after its flush: put back the
-    rows the migrations created (the 27 seeded categories, ...) for the tests that
-    follow."""
-    yield
-    from django.db import connection
-
-    contents = getattr(connection, "_test_serialized_contents", None)
-    if contents:
-        with django_db_blocker.unblock():
-            connection.creation.deserialize_db_from_string(contents)
 
 
 def test_a_real_worker_runs_the_import_task(
@@ -117,13 +35,13 @@ def test_a_real_worker_runs_the_import_task(
         writer.writerow(["", "Sans identifiant", "", "2583", ""])
     app.control.purge()
     log_path = tmp_path / "worker.log"
-    worker = _start_worker(log_path, test_database_url)
+    worker = start_worker(log_path, test_database_url)
     passed = False
     try:
         # When the task is sent to the broker and a worker picks it up
         started = time.monotonic()
         result = import_generic_csv.delay(str(csv_path), None, True)
-        summary = _wait_for(result, worker, timeout=90)
+        summary = wait_for(result, worker, timeout=90)
         elapsed = time.monotonic() - started
         # Then the worker returns the summary
         assert summary == {"created": 2, "updated": 0, "skipped": 0, "rejected": 1}
@@ -146,7 +64,7 @@ def test_a_real_worker_runs_the_import_task(
         print(f"worker round trip: {elapsed:.1f}s")
         passed = True
     finally:
-        _stop_worker(worker)
+        stop_worker(worker)
         if not passed:
             print(f"--- worker output (exit {worker.returncode}) ---")
             print(log_path.read_text(errors="replace"))

@@ -69,6 +69,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "ml.context_processors.model_alerts",
             ],
         },
     },
@@ -232,6 +233,25 @@ ML_ARTIFACTS_DIR = env.path("ML_ARTIFACTS_DIR", default=str(VAR_DIR / "ml"))
 # Local file with torchvision's VGG16 ImageNet weights (optional; nothing is
 # downloaded).
 ML_VGG16_WEIGHTS_PATH = env("ML_VGG16_WEIGHTS_PATH", default="")
+# The self-improving loop. Live metrics are snapshotted over this many days; an alert
+# opens when the live weighted F1 is more than ML_ALERT_MARGIN below the validation
+# figure, on at least ML_ALERT_MIN_PRODUCTS products (per category: that category's
+# validation F1, on at least ML_ALERT_MIN_CATEGORY_SUPPORT products).
+ML_METRICS_WINDOW_DAYS = env.int("ML_METRICS_WINDOW_DAYS", default=7)
+ML_ALERT_MARGIN = env.float("ML_ALERT_MARGIN", default=0.05)
+ML_ALERT_MIN_PRODUCTS = env.int("ML_ALERT_MIN_PRODUCTS", default=50)
+ML_ALERT_MIN_CATEGORY_SUPPORT = env.int("ML_ALERT_MIN_CATEGORY_SUPPORT", default=20)
+# An opened alert queues an incremental retraining (one per alert).
+ML_ALERT_TRIGGERS_RETRAINING = env.bool("ML_ALERT_TRIGGERS_RETRAINING", default=False)
+# A running training run whose heartbeat is older than this is queued again (once).
+ML_STALE_RUN_SECONDS = env.int("ML_STALE_RUN_SECONDS", default=300)
+# A candidate is promoted automatically only if its weighted F1 on the evaluation
+# slice is at least the active model's plus this margin, and no category loses more
+# than ML_PROMOTION_MAX_CATEGORY_DROP of F1.
+ML_PROMOTION_MARGIN = env.float("ML_PROMOTION_MARGIN", default=0.0)
+ML_PROMOTION_MAX_CATEGORY_DROP = env.float(
+    "ML_PROMOTION_MAX_CATEGORY_DROP", default=0.10
+)
 
 # --- E-mail and logging -------------------------------------------------------------
 EMAIL_BACKEND = env(

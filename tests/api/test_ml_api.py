@@ -303,6 +303,7 @@ def test_staff_and_integrators_get_every_figure(
         "model_version",
         "per_category",
         "real_vs_predicted",
+        "snapshots",
         "top1_kept_rate",
         "top_k_hit_rate",
         "trend",

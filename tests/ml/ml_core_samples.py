@@ -22,7 +22,7 @@ FILLER = ["super", "neuf", "qualite", "rouge", "grand", "petit", "lot", "de", "p
 def tiny_config(**overrides) -> TrainingConfig:
     """A seconds-fast configuration for the test data."""
     values = {
-        "epochs": 8,
+        "epochs": 12,
         "batch_size": 16,
         "lr": 1e-2,
         "patience": 3,

@@ -47,8 +47,9 @@ def test_text_classifier_ignores_padding(pooling):
 
 def test_text_classifier_matches_a_packed_bidirectional_gru():
     torch.manual_seed(0)
-    net = text_classifier(vocab_size=30, num_classes=3, embed_dim=8, hidden_size=6)
-    net.eval()
+    net = text_classifier(
+        vocab_size=30, num_classes=3, embed_dim=8, hidden_size=6, pooling="last"
+    ).eval()
     gru = torch.nn.GRU(8, 6, batch_first=True, bidirectional=True)
     state = dict(net.gru_forward.state_dict())
     state.update({f"{k}_reverse": v for k, v in net.gru_backward.state_dict().items()})

@@ -62,7 +62,7 @@ def test_progress_events_and_tensorboard_logs(text_run):
     assert [e["epoch"] for e in text_events] == list(
         range(1, len(result.history["text"]) + 1)
     )
-    assert all(e["epochs"] == 8 for e in text_events)
+    assert all(e["epochs"] == 12 for e in text_events)
     fractions = [e["fraction"] for e in events]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
     assert events[-1]["stage"] == "fusion"
@@ -91,7 +91,7 @@ def test_training_is_reproducible_and_resumes_from_checkpoints(tmp_path):
     )
     straight = train_model(samples, config, work_dir=tmp_path / "b", feature_cache=None)
 
-    assert [e["epoch"] for e in events if e["stage"] == "text"] == list(range(3, 9))
+    assert [e["epoch"] for e in events if e["stage"] == "text"] == list(range(3, 13))
     assert resumed.history == straight.history
     for key, value in straight.text_net.state_dict().items():
         assert torch.equal(resumed.text_net.state_dict()[key], value), key

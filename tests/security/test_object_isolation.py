@@ -12,7 +12,7 @@ from django.urls import URLResolver, get_resolver, reverse
 from rest_framework.test import APIClient
 
 from catalog.models import Product
-from ml.models import ModelVersion, TrainingRun
+from ml.models import Alert, ModelVersion, TrainingRun
 from tests.api.images import jpeg_bytes
 from tests.factories import CategoryFactory, ProductFactory
 
@@ -29,6 +29,8 @@ OBJECT_ROUTES = {
     "ml:proposal_photo": POOL,
     "ml:training_progress": STAFF,
     "ml:model_version_activate": STAFF,
+    "ml:alert_acknowledge": STAFF,
+    "ml:alert_resolve": STAFF,
     # REST API
     "api-product": OWNED,
     "api-product-photo": OWNED,
@@ -122,6 +124,14 @@ def make_object(kind: str, seller, category):
 def object_for(name: str, kind: str, seller, category):
     if name in ("ml:training_progress", "api-training-run"):
         return TrainingRun.objects.create()
+    if name in ("ml:alert_acknowledge", "ml:alert_resolve"):
+        return Alert.objects.create(
+            kind="global",
+            model_version=make_object(kind, seller, category),
+            value=0.5,
+            threshold=0.8,
+            message="test",
+        )
     return make_object(kind, seller, category)
 
 

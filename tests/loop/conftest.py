@@ -1,0 +1,42 @@
+"""Fixtures of the self-improving loop's tests: the web tests' tiny real model (trained
+once per session) and helpers to list products with its suggestions."""
+
+import random
+
+import pytest
+
+from ml.services import listing_create, prediction_create
+from tests.web.conftest import (  # noqa: F401  (fixtures)
+    active_model,
+    trained_version_fields,
+    training_categories,
+)
+from tests.web.factories import TRAINING_WORDS
+
+
+def product_text(code: str, rng: random.Random) -> tuple[str, str]:
+    """A title and description written with ``code``'s distinctive words."""
+    words = TRAINING_WORDS[code][1]
+    return " ".join(rng.sample(words, 3)), " ".join(rng.sample(words, 4))
+
+
+@pytest.fixture
+def sell():
+    """``sell(seller, code_of_words, confirmed_category, rng)``: a seller asks the
+    active model for a suggestion and lists the product under ``confirmed_category``
+    (the real one), as the Sell page does."""
+
+    def make(seller, words_code, category, rng):
+        title, description = product_text(words_code, rng)
+        prediction = prediction_create(
+            title=title, description=description, user=seller
+        )
+        return listing_create(
+            seller=seller,
+            title=title,
+            description=description,
+            category=category,
+            prediction_id=prediction.pk,
+        )
+
+    return make
