@@ -18,6 +18,11 @@ class Command(BaseCommand):
         "accuracy, weighted F1 and a per-category table, fused and per branch."
     )
 
+    def add_base_argument(self, parser, *args, **kwargs):
+        # ``--version`` names the model version here, not Django's version.
+        if "--version" not in args:
+            super().add_base_argument(parser, *args, **kwargs)
+
     def add_arguments(self, parser):
         parser.add_argument("--csv", type=Path, required=True)
         parser.add_argument("--images", type=Path)
