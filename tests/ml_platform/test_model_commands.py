@@ -209,7 +209,7 @@ def test_rollback_without_history_and_unknown_id_fail_cleanly():
         call_command("activate_model", "42")
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db  # the service's atomic block runs as a savepoint here
 def test_activation_is_atomic_when_the_history_write_fails(monkeypatch):
     # given an active version and a candidate
     first, second = _ready("a"), _ready("b")
