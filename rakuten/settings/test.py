@@ -1,8 +1,10 @@
 """Settings for the test suite: the same services as configured by the environment
 (SQLite by default; MariaDB and Redis in CI), with fast hashing and isolated folders."""
 
+import os
+
 from .base import *  # noqa: F403
-from .base import DATABASES, VAR_DIR, env
+from .base import DATABASES, STATIC_ROOT, VAR_DIR, env
 
 SECRET_KEY = env(
     "DJANGO_SECRET_KEY", default="test-key-not-secret-but-long-enough-for-hs256-jwt"
@@ -27,5 +29,7 @@ CELERY_BROKER_URL = env(
 )
 
 VAR_DIR.mkdir(exist_ok=True)
+# WhiteNoise warns on every start when STATIC_ROOT is missing (no collectstatic here).
+os.makedirs(str(STATIC_ROOT), exist_ok=True)
 
 WHITENOISE_USE_FINDERS = True
