@@ -14,14 +14,6 @@ def category_list(*, active_only: bool = True) -> QuerySet[Category]:
     return qs.filter(active=True) if active_only else qs
 
 
-def category_map_by_code() -> dict[str, Category]:
-    return {c.code: c for c in Category.objects.all()}
-
-
-def product_count() -> int:
-    return Product.objects.count()
-
-
 def product_list_visible_to(
     *, user, search: str = "", category_id: int | None = None
 ) -> QuerySet[Product]:

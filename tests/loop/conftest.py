@@ -2,10 +2,13 @@
 once per session) and helpers to list products with its suggestions."""
 
 import random
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from ml.services import listing_create, prediction_create
+from tests.factories import ProductFactory
 from tests.web.conftest import (  # noqa: F401  (fixtures)
     active_model,
     trained_version_fields,
@@ -40,3 +43,24 @@ def sell():
         )
 
     return make
+
+
+@pytest.fixture
+def artifacts(settings, tmp_path):
+    settings.ML_ARTIFACTS_DIR = str(tmp_path / "ml")
+    return tmp_path / "ml"
+
+
+def confirmed_catalogue(categories, *, per_category: int, seed: int) -> None:
+    """``per_category`` imported products per category, confirmed yesterday."""
+    rng = random.Random(seed)
+    for code, category in sorted(categories.items()):
+        for _ in range(per_category):
+            title, description = product_text(code, rng)
+            ProductFactory(
+                title=title,
+                description=description,
+                category=category,
+                seller=None,
+                confirmed_at=timezone.now() - timedelta(days=1),
+            )

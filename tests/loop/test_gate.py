@@ -25,34 +25,14 @@ from ml.services import (
     training_samples_confirmed,
 )
 from tests.factories import ProductFactory
-from tests.loop.conftest import product_text
+from tests.loop.conftest import confirmed_catalogue, product_text
 from tests.web.factories import ModelVersionFactory
-
-
-@pytest.fixture
-def artifacts(settings, tmp_path):
-    settings.ML_ARTIFACTS_DIR = str(tmp_path / "ml")
-    return tmp_path / "ml"
-
-
-def _catalogue(categories, per_category=15):
-    rng = random.Random(1)
-    for code, category in sorted(categories.items()):
-        for _ in range(per_category):
-            title, description = product_text(code, rng)
-            ProductFactory(
-                title=title,
-                description=description,
-                category=category,
-                seller=None,
-                confirmed_at=timezone.now() - timedelta(days=1),
-            )
 
 
 @pytest.mark.django_db
 def test_the_evaluation_slice_is_never_trained_on(training_categories):
     # Given 45 confirmed products
-    _catalogue(training_categories)
+    confirmed_catalogue(training_categories, per_category=15, seed=1)
     # When the training samples are read for a run
     samples, _ = training_samples_confirmed(exclude_eval_slice=True)
     # Then the products whose pk is a multiple of 10 are left out, and only them
@@ -68,7 +48,7 @@ def test_a_candidate_as_good_as_the_active_model_is_promoted(
 ):
     # Given an active model and a catalogue
     settings.ML_PROMOTION_MARGIN = 0.0
-    _catalogue(training_categories)
+    confirmed_catalogue(training_categories, per_category=15, seed=1)
     # When this month's full retraining runs
     run = training_run_scheduled_execute(kind="full")
     # Then the candidate is scored on the evaluation slice and promoted by the gate
@@ -94,7 +74,7 @@ def test_a_candidate_below_the_margin_waits_for_staff(
 ):
     # Given a promotion margin no candidate can meet
     settings.ML_PROMOTION_MARGIN = 0.5
-    _catalogue(training_categories)
+    confirmed_catalogue(training_categories, per_category=15, seed=1)
     # When the retraining runs
     run = training_run_scheduled_execute(kind="full")
     # Then the candidate stays ready, with the reasons; the active model is unchanged
@@ -142,7 +122,7 @@ def test_promotion_and_rollback_while_predictions_are_served(
     if connection.vendor == "sqlite":
         pytest.skip("SQLite locks the whole file: run with DATABASE_URL=mysql://...")
     # Given an active model and a second trained one
-    _catalogue(training_categories, per_category=8)
+    confirmed_catalogue(training_categories, per_category=8, seed=1)
     run = training_run_create(
         parameters={"text_only": True, "epochs": 2}, enqueue=False
     )

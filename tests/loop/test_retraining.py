@@ -2,7 +2,6 @@
 whose worker died: ``training_run_schedule``, ``training_run_scheduled_execute``,
 ``training_runs_requeue_stale``, the beat schedules."""
 
-import random
 import threading
 import time
 from datetime import timedelta
@@ -21,14 +20,7 @@ from ml.services import (
     training_runs_requeue_stale,
 )
 from ml.tasks import retraining_scheduled_task
-from tests.factories import ProductFactory
-from tests.loop.conftest import product_text
-
-
-@pytest.fixture
-def artifacts(settings, tmp_path):
-    settings.ML_ARTIFACTS_DIR = str(tmp_path / "ml")
-    return tmp_path / "ml"
+from tests.loop.conftest import confirmed_catalogue
 
 
 @pytest.fixture
@@ -43,20 +35,6 @@ def train_calls(monkeypatch):
 
     monkeypatch.setattr(training, "train_model", counting)
     return calls
-
-
-def _catalogue(categories, per_category=12):
-    rng = random.Random(0)
-    for code, category in sorted(categories.items()):
-        for _ in range(per_category):
-            title, description = product_text(code, rng)
-            ProductFactory(
-                title=title,
-                description=description,
-                category=category,
-                seller=None,
-                confirmed_at=timezone.now() - timedelta(days=1),
-            )
 
 
 @pytest.mark.django_db
@@ -103,7 +81,7 @@ def test_two_deliveries_of_a_scheduled_retraining_train_once(
     artifacts, train_calls, training_categories, django_capture_on_commit_callbacks
 ):
     # Given a catalogue and no active model
-    _catalogue(training_categories)
+    confirmed_catalogue(training_categories, per_category=12, seed=0)
     # When beat's message for this month's full retraining is delivered twice
     with django_capture_on_commit_callbacks(execute=True):
         first = retraining_scheduled_task("full")
@@ -184,7 +162,7 @@ def test_concurrent_deliveries_create_and_train_one_run(
     if connection.vendor == "sqlite":
         pytest.skip("SQLite serialises writers: run with DATABASE_URL=mysql://...")
     # Given a catalogue
-    _catalogue(training_categories)
+    confirmed_catalogue(training_categories, per_category=12, seed=0)
     barrier = threading.Barrier(2)
     results, errors = [], []
 
@@ -216,7 +194,7 @@ def test_an_attempt_superseded_by_a_requeue_registers_nothing(
     artifacts, training_categories, monkeypatch
 ):
     # Given a queued run whose worker is declared dead while it trains
-    _catalogue(training_categories)
+    confirmed_catalogue(training_categories, per_category=12, seed=0)
     run, _ = training_run_schedule(kind="full")
     real = training.train_model
 
@@ -245,7 +223,7 @@ def test_a_long_epoch_keeps_the_heartbeat_fresh(
     from ml import services
 
     monkeypatch.setattr(services, "HEARTBEAT_THREAD_SECONDS", 0.05)
-    _catalogue(training_categories, per_category=4)
+    confirmed_catalogue(training_categories, per_category=4, seed=0)
     run, _ = training_run_schedule(kind="full")
     beats = []
     real = training.train_model
