@@ -37,7 +37,8 @@ import torchvision
 import transformers
 from transformers import PreTrainedTokenizerFast
 
-from ml.errors import BundleIntegrityError
+from ml.backbones import BACKBONES, BackboneSpec, build_backbone, state_dict_sha256
+from ml.errors import BundleIntegrityError, PretrainedWeightsUnavailableError
 from ml.fusion import DEFAULT_GRID
 from ml.nets import ImageHead, TextClassifier, image_head, text_classifier
 from ml.preprocessing import load_tokenizer, save_tokenizer
@@ -52,6 +53,7 @@ __all__ = [
     "save_bundle",
     "verify_bundle",
     "load_bundle",
+    "bundle_backbone",
     "library_versions",
 ]
 
@@ -336,4 +338,47 @@ def load_bundle(path: Path, *, expected_sha256: str | None = None) -> LoadedBund
         text_net=text_net,
         image_head=head,
         backbone_state_dict=backbone_state,
+    )
+
+
+def bundle_backbone(bundle: LoadedBundle) -> BackboneSpec:
+    """Rebuild the frozen backbone ``bundle``'s image head was trained on, from local
+    weights (or the random weights stored in the bundle), and check that they are
+    the same weights (``state_sha256``).
+
+    Raises:
+        BundleIntegrityError: unknown backbone, or stored weights that do not fit.
+        PretrainedWeightsUnavailableError: the weights are missing here, or differ
+            from those the bundle was trained with.
+    """
+    provenance = bundle.backbone_provenance
+    name, source = provenance.get("backbone"), str(provenance.get("source", ""))
+    if name not in BACKBONES:
+        raise BundleIntegrityError(
+            f"bundle {bundle.sha256}: unknown backbone {name!r} for its image head"
+        )
+    if source == "random":
+        if bundle.backbone_state_dict is None:
+            raise BundleIntegrityError(
+                f"bundle {bundle.sha256}: random backbone without its weights"
+            )
+        spec = build_backbone(name, pretrained=False)
+        try:
+            spec.module.load_state_dict(bundle.backbone_state_dict)
+        except RuntimeError as exc:
+            raise BundleIntegrityError(f"backbone.pt does not fit {name}") from exc
+    else:
+        path = source.removeprefix("file:") if source.startswith("file:") else None
+        spec = build_backbone(name, pretrained=True, weights_path=path)
+    if state_dict_sha256(spec.module) != provenance.get("state_sha256"):
+        raise PretrainedWeightsUnavailableError(
+            f"the {name} weights available here ({source}) differ from those "
+            f"bundle {bundle.sha256} was trained with"
+        )
+    spec.module.eval()
+    return BackboneSpec(
+        name=name,
+        module=spec.module,
+        feature_dim=spec.feature_dim,
+        provenance={k: v for k, v in provenance.items() if k != "state_file"},
     )

@@ -20,13 +20,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from ml.backbones import BACKBONES, build_backbone, state_dict_sha256
-from ml.bundles import LoadedBundle, load_bundle
+from ml.bundles import LoadedBundle, bundle_backbone, load_bundle
 from ml.errors import (
-    BundleIntegrityError,
     EmptyInputError,
     MLError,
-    PretrainedWeightsUnavailableError,
 )
 from ml.fusion import fuse
 from ml.preprocessing import (
@@ -158,31 +155,7 @@ class Predictor:
             self._bundle = bundle
 
     def _load_backbone(self, bundle: LoadedBundle) -> nn.Module:
-        provenance = bundle.backbone_provenance
-        name, source = provenance.get("backbone"), str(provenance.get("source", ""))
-        if name not in BACKBONES:
-            raise BundleIntegrityError(
-                f"bundle {bundle.sha256}: unknown backbone {name!r} for its image head"
-            )
-        if source == "random":
-            if bundle.backbone_state_dict is None:
-                raise BundleIntegrityError(
-                    f"bundle {bundle.sha256}: random backbone without its weights"
-                )
-            module = build_backbone(name, pretrained=False).module
-            try:
-                module.load_state_dict(bundle.backbone_state_dict)
-            except RuntimeError as exc:
-                raise BundleIntegrityError(f"backbone.pt does not fit {name}") from exc
-        else:
-            path = source.removeprefix("file:") if source.startswith("file:") else None
-            module = build_backbone(name, pretrained=True, weights_path=path).module
-        if state_dict_sha256(module) != provenance.get("state_sha256"):
-            raise PretrainedWeightsUnavailableError(
-                f"the {name} weights available here ({source}) differ from those "
-                f"bundle {bundle.sha256} was trained with"
-            )
-        module.eval()
+        module = bundle_backbone(bundle).module
         return _optimized(module) if self.optimize_backbone else module
 
     # ---------------------------------------------------------------- predicting

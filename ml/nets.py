@@ -68,6 +68,11 @@ class TextClassifier(nn.Module):
         self.classifier = nn.Linear(2 * hidden_size, num_classes)
 
     def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.dropout(self.features(input_ids)))
+
+    def features(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """The pooled ``[B, 2 * hidden_size]`` features the final linear layer reads
+        (fine-tuning trains that layer on them, with the rest frozen)."""
         lengths = (input_ids != self.pad_index).sum(dim=1).clamp(min=1)
         steps = torch.arange(int(lengths.max()), device=input_ids.device)
         input_ids = input_ids[:, : steps.numel()]
@@ -86,7 +91,7 @@ class TextClassifier(nn.Module):
             pad_mask = steps[None, :] >= lengths[:, None]
             features = outputs.masked_fill(pad_mask[:, :, None], float("-inf"))
             features = features.amax(dim=1)
-        return self.classifier(self.dropout(features))
+        return features
 
 
 class ImageHead(nn.Module):

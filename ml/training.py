@@ -13,6 +13,7 @@ an uninterrupted run (on CPU).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import json
@@ -32,7 +33,8 @@ from torch.utils.data import DataLoader, TensorDataset
 from tqdm.auto import tqdm
 from transformers import PreTrainedTokenizerFast
 
-from ml.backbones import build_backbone
+from ml.backbones import BackboneSpec, build_backbone
+from ml.bundles import LoadedBundle, bundle_backbone
 from ml.datasets import Sample, class_counts, dataset_hash, stratified_split
 from ml.errors import TORCH_LOAD_ERRORS, TrainingDataError
 from ml.features import FeatureCache, extract_features
@@ -58,6 +60,7 @@ __all__ = [
     "train_one_epoch",
     "evaluate",
     "train_model",
+    "finetune_model",
 ]
 
 ProgressCallback = Callable[[dict[str, Any]], None]
@@ -436,6 +439,7 @@ class _Run:
     fingerprint: dict[str, Any]
     progress: ProgressCallback | None
     writer: Any
+    data_hash: str
     warnings: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
@@ -549,25 +553,13 @@ def _train_image_branch(
     if spec.provenance["warning"]:
         run.warnings.append(str(spec.provenance["warning"]))
 
-    def on_features(done: int, total: int) -> None:
-        if run.progress is not None:
-            fraction = 0.45 + 0.3 * done / max(total, 1)
-            run.progress(
-                {
-                    "stage": "features",
-                    "done": done,
-                    "total": total,
-                    "fraction": fraction,
-                }
-            )
-
     spec.module.to(run.device)
     features, has_image = extract_features(
         spec,
         [sample.image for sample in samples],
         cache,
         batch_size=config.feature_batch_size,
-        progress=on_features,
+        progress=_feature_progress(run),
     )
     spec.module.cpu()
     run.timings["features_s"] = time.perf_counter() - started
@@ -648,6 +640,117 @@ def _fuse_and_measure(
     return weight, metrics
 
 
+def _sample_labels(samples: Sequence[Sample]) -> list[str]:
+    if any(sample.label is None for sample in samples):
+        raise TrainingDataError("every training sample needs a label")
+    return [str(sample.label) for sample in samples]
+
+
+def _run_start(
+    samples: Sequence[Sample],
+    label_of: list[str],
+    labels: list[str],
+    config: TrainingConfig,
+    work_dir: Path,
+    progress: ProgressCallback | None,
+    log_dir: Path | None,
+    fingerprint: dict[str, Any] | None = None,
+) -> _Run:
+    """Split, seed and open the TensorBoard writer (the caller closes it)."""
+    train_idx, val_idx = stratified_split(
+        label_of, val_fraction=config.val_fraction, seed=config.seed
+    )
+    if not val_idx:
+        raise TrainingDataError(
+            "too few samples for a validation split: some category needs at "
+            "least two samples"
+        )
+    if config.num_threads:
+        torch.set_num_threads(config.num_threads)
+    seed_everything(config.seed)
+    data_hash = dataset_hash(samples)
+    index_of = {label: i for i, label in enumerate(labels)}
+    writer = None
+    if log_dir is not None:
+        from torch.utils.tensorboard import SummaryWriter  # slow import: on demand
+
+        writer = SummaryWriter(log_dir=str(log_dir))
+    return _Run(
+        config=config,
+        labels=labels,
+        y=torch.tensor([index_of[label] for label in label_of], dtype=torch.long),
+        train_idx=train_idx,
+        val_idx=val_idx,
+        work_dir=Path(work_dir),
+        device=resolve_device(config.device),
+        fingerprint={
+            "dataset": data_hash,
+            "labels": labels,
+            "seed": config.seed,
+            "val_fraction": config.val_fraction,
+            "batch_size": config.batch_size,
+            "lr": config.lr,
+            **(fingerprint or {}),
+        },
+        progress=progress,
+        writer=writer,
+        data_hash=data_hash,
+    )
+
+
+def _feature_progress(run: _Run) -> Callable[[int, int], None]:
+    def on_features(done: int, total: int) -> None:
+        if run.progress is not None:
+            fraction = 0.45 + 0.3 * done / max(total, 1)
+            run.progress(
+                {
+                    "stage": "features",
+                    "done": done,
+                    "total": total,
+                    "fraction": fraction,
+                }
+            )
+
+    return on_features
+
+
+def _report_fusion(run: _Run, weight: float, fused_f1: float) -> None:
+    if run.progress is not None:
+        run.progress(
+            {
+                "stage": "fusion",
+                "fraction": 1.0,
+                "fusion_weight": weight,
+                "val_weighted_f1": fused_f1,
+            }
+        )
+    if run.writer is not None:
+        run.writer.add_scalar("fusion/weight", weight, 0)
+        run.writer.add_scalar("fusion/val_weighted_f1", fused_f1, 0)
+
+
+def _lineage(
+    run: _Run,
+    samples: Sequence[Sample],
+    label_of: list[str],
+    text: _TextBranch,
+    image: _ImageBranch | None,
+) -> dict[str, Any]:
+    has_image = image.has_image if image is not None else None
+    return {
+        "dataset_hash": run.data_hash,
+        "n_samples": len(samples),
+        "class_counts": class_counts(label_of),
+        "n_train": len(run.train_idx),
+        "n_val": len(run.val_idx),
+        "n_with_image": sum(sample.image is not None for sample in samples),
+        "n_val_with_image": int(has_image[run.val_idx].sum())
+        if has_image is not None
+        else 0,
+        "n_without_text": int((~text.has_text).sum()),
+    }
+
+
 # ------------------------------------------------------------------- the pipeline
 def train_model(
     samples: Sequence[Sample],
@@ -677,49 +780,11 @@ def train_model(
             and ``config.allow_random_backbone`` is false.
     """
     started = time.perf_counter()
-    if any(sample.label is None for sample in samples):
-        raise TrainingDataError("every training sample needs a label")
-    label_of = [str(sample.label) for sample in samples]
+    label_of = _sample_labels(samples)
     labels = sorted(set(label_of))
     if len(labels) < 2:
         raise TrainingDataError("training needs at least two categories")
-    train_idx, val_idx = stratified_split(
-        label_of, val_fraction=config.val_fraction, seed=config.seed
-    )
-    if not val_idx:
-        raise TrainingDataError(
-            "too few samples for a validation split: some category needs at "
-            "least two samples"
-        )
-    if config.num_threads:
-        torch.set_num_threads(config.num_threads)
-    seed_everything(config.seed)
-    data_hash = dataset_hash(samples)
-    index_of = {label: i for i, label in enumerate(labels)}
-    writer = None
-    if log_dir is not None:
-        from torch.utils.tensorboard import SummaryWriter  # slow import: on demand
-
-        writer = SummaryWriter(log_dir=str(log_dir))
-    run = _Run(
-        config=config,
-        labels=labels,
-        y=torch.tensor([index_of[label] for label in label_of], dtype=torch.long),
-        train_idx=train_idx,
-        val_idx=val_idx,
-        work_dir=Path(work_dir),
-        device=resolve_device(config.device),
-        fingerprint={
-            "dataset": data_hash,
-            "labels": labels,
-            "seed": config.seed,
-            "val_fraction": config.val_fraction,
-            "batch_size": config.batch_size,
-            "lr": config.lr,
-        },
-        progress=progress,
-        writer=writer,
-    )
+    run = _run_start(samples, label_of, labels, config, work_dir, progress, log_dir)
     try:
         text = _train_text_branch(run, samples)
         image = (
@@ -728,36 +793,12 @@ def train_model(
             else None
         )
         weight, metrics = _fuse_and_measure(run, text, image)
-        fused_f1 = metrics["fused"]["weighted_f1"]
-        if progress is not None:
-            progress(
-                {
-                    "stage": "fusion",
-                    "fraction": 1.0,
-                    "fusion_weight": weight,
-                    "val_weighted_f1": fused_f1,
-                }
-            )
-        if writer is not None:
-            writer.add_scalar("fusion/weight", weight, 0)
-            writer.add_scalar("fusion/val_weighted_f1", fused_f1, 0)
+        _report_fusion(run, weight, metrics["fused"]["weighted_f1"])
     finally:
-        if writer is not None:
-            writer.close()
+        if run.writer is not None:
+            run.writer.close()
 
-    has_image = image.has_image if image is not None else None
-    lineage = {
-        "dataset_hash": data_hash,
-        "n_samples": len(samples),
-        "class_counts": class_counts(label_of),
-        "n_train": len(train_idx),
-        "n_val": len(val_idx),
-        "n_with_image": sum(sample.image is not None for sample in samples),
-        "n_val_with_image": int(has_image[val_idx].sum())
-        if has_image is not None
-        else 0,
-        "n_without_text": int((~text.has_text).sum()),
-    }
+    lineage = _lineage(run, samples, label_of, text, image)
     run.timings["total_s"] = time.perf_counter() - started
     return TrainingResult(
         labels=labels,
@@ -773,6 +814,261 @@ def train_model(
         lineage=lineage,
         preprocessing=preprocessing_config(max_length=config.max_length),
         config=dataclasses.asdict(config),
+        history=run.history,
+        warnings=run.warnings,
+        timings=run.timings,
+    )
+
+
+# -------------------------------------------------------------------- fine-tuning
+class _FeatureHead(nn.Module):
+    """The text network's dropout and final linear layer, trained on its frozen pooled
+    features (``classifier`` is the network's own layer: training it trains the
+    network)."""
+
+    def __init__(self, net: TextClassifier) -> None:
+        super().__init__()
+        self.dropout = nn.Dropout(net.dropout.p)
+        self.classifier = net.classifier
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.dropout(features))
+
+
+def _resized_linear(
+    old: nn.Linear, old_labels: Sequence[str], new_labels: Sequence[str]
+) -> nn.Linear:
+    """``old`` for ``new_labels``: a label ``old`` knows keeps its row; a new label
+    starts with zero weights and the mean bias (it has no opinion yet)."""
+    new = nn.Linear(old.in_features, len(new_labels))
+    row_of = {label: i for i, label in enumerate(old_labels)}
+    with torch.no_grad():
+        new.weight.zero_()
+        new.bias.fill_(float(old.bias.mean()))
+        for row, label in enumerate(new_labels):
+            if label in row_of:
+                new.weight[row] = old.weight[row_of[label]]
+                new.bias[row] = old.bias[row_of[label]]
+    return new
+
+
+def _text_features(net: TextClassifier, ids: torch.Tensor) -> torch.Tensor:
+    net.eval()
+    with torch.inference_mode():
+        return torch.cat([net.features(batch) for batch in ids.split(256)])
+
+
+def _finetune_text(
+    run: _Run, samples: Sequence[Sample], base: LoadedBundle
+) -> _TextBranch:
+    texts = [product_text(sample.title, sample.description) for sample in samples]
+    has_text = torch.tensor([bool(text) for text in texts], dtype=torch.bool)
+    train = [i for i in run.train_idx if has_text[i]]
+    val = [i for i in run.val_idx if has_text[i]]
+    if not train or not val:
+        raise TrainingDataError("training needs products with text in train and val")
+    ids = encode_texts(base.tokenizer, texts, max_length=base.max_length)
+    net = copy.deepcopy(base.text_net)
+    net.classifier = _resized_linear(net.classifier, base.labels, run.labels)
+    features = _text_features(net, ids)
+    head = _FeatureHead(net)
+    band = (0.0, 0.45) if base.image_head is not None else (0.0, 0.95)
+    fingerprint = _fingerprint({**run.fingerprint, "stage": "text"})
+    run.fit(head, "text", band, features, (train, val), fingerprint)
+    net.eval()
+    net_config = dict(base.metadata["networks"]["text"]["config"])
+    net_config["num_classes"] = len(run.labels)
+    p_val = _probabilities(head, features[run.val_idx])
+    return _TextBranch(base.tokenizer, net, net_config, has_text, p_val)
+
+
+def _finetune_image(
+    run: _Run,
+    samples: Sequence[Sample],
+    base: LoadedBundle,
+    spec: BackboneSpec,
+    cache: FeatureCache | None,
+) -> _ImageBranch | None:
+    """Fine-tune the image head on cached features; ``None`` when too few photos (the
+    caller then keeps the base's head)."""
+    if all(sample.image is None for sample in samples):
+        return None
+    started = time.perf_counter()
+    spec.module.to(run.device)
+    features, has_image = extract_features(
+        spec,
+        [sample.image for sample in samples],
+        cache,
+        batch_size=run.config.feature_batch_size,
+        progress=_feature_progress(run),
+    )
+    spec.module.cpu()
+    run.timings["features_s"] = time.perf_counter() - started
+    train = [i for i in run.train_idx if has_image[i]]
+    val = [i for i in run.val_idx if has_image[i]]
+    if not train or not val:
+        return None
+    assert base.image_head is not None
+    head = copy.deepcopy(base.image_head)
+    head.layers[-1] = _resized_linear(head.layers[-1], base.labels, run.labels)
+    fingerprint = _fingerprint({**run.fingerprint, "stage": "image"})
+    run.fit(head, "image", (0.75, 0.95), features, (train, val), fingerprint)
+    p_val = torch.zeros(len(run.val_idx), len(run.labels))
+    has_image_val = has_image[run.val_idx]
+    p_val[has_image_val] = _probabilities(head, features[run.val_idx][has_image_val])
+    head_config = dict(base.metadata["networks"]["image_head"]["config"])
+    head_config["num_classes"] = len(run.labels)
+    return _ImageBranch(
+        head=head,
+        head_config=head_config,
+        provenance=dict(spec.provenance),
+        backbone_state=base.backbone_state_dict,
+        has_image=has_image,
+        p_val=p_val,
+    )
+
+
+def _carried_image_head(
+    base: LoadedBundle, spec: BackboneSpec, labels: list[str]
+) -> tuple[ImageHead, dict[str, Any]]:
+    """The base's image head unchanged but for its output layer, resized to
+    ``labels`` (a new label gets no image evidence until a photo trains it)."""
+    assert base.image_head is not None
+    head = copy.deepcopy(base.image_head)
+    last = head.layers[-1]
+    resized = _resized_linear(last, base.labels, labels)
+    with torch.no_grad():  # new labels: below every known one, not at the mean
+        known = torch.tensor([label in base.labels for label in labels])
+        resized.bias[~known] = float(last.bias.min()) - 10.0
+    head.layers[-1] = resized
+    head.eval()
+    config = dict(base.metadata["networks"]["image_head"]["config"])
+    config["num_classes"] = len(labels)
+    return head, {"provenance": dict(spec.provenance), "config": config}
+
+
+def finetune_model(
+    samples: Sequence[Sample],
+    base: LoadedBundle,
+    config: TrainingConfig,
+    *,
+    labels: Sequence[str] | None = None,
+    work_dir: Path,
+    feature_cache: FeatureCache | None,
+    progress: ProgressCallback | None = None,
+    log_dir: Path | None = None,
+) -> TrainingResult:
+    """Fine-tune the heads of a trained model (``base``) on new samples: the
+    incremental retraining.
+
+    The tokenizer, the embedding and GRUs and the backbone stay as ``base`` trained
+    them; the text network's final linear layer (on its frozen pooled features,
+    computed once) and the image head (on cached backbone features) are trained,
+    with early stopping on validation weighted F1, and the fusion weight is chosen
+    again on validation. The output layers are resized to the label set: a label
+    ``base`` knows keeps its trained row, a new one starts from zero; a label of
+    ``base`` left out of ``labels`` (a retired category) is dropped. When too few
+    samples have a photo, the image head and fusion weight of ``base`` are kept.
+
+    From ``config`` only the optimisation fields apply (``epochs``,
+    ``batch_size``, ``lr``, ``patience``, ``seed``, ``val_fraction``,
+    ``feature_batch_size``, ``device``, ``num_threads``); the architecture and
+    preprocessing come from ``base``.
+
+    Args:
+        samples: labelled products (new ones plus a replay of older ones).
+        base: the loaded bundle to start from.
+        labels: the label set of the result (default: ``base``'s labels and
+            those of ``samples``); it must contain every sample's label.
+        work_dir, feature_cache, progress, log_dir: as for :func:`train_model`.
+
+    Raises:
+        TrainingDataError: unlabelled samples, a label outside ``labels``, fewer
+            than two labels, too few samples for a validation split, or no text.
+        PretrainedWeightsUnavailableError: the backbone ``base`` was trained with
+            is not available here.
+    """
+    started = time.perf_counter()
+    label_of = _sample_labels(samples)
+    labels = sorted(set(labels if labels is not None else [*base.labels, *label_of]))
+    unknown = sorted(set(label_of) - set(labels))
+    if unknown:
+        raise TrainingDataError(f"samples have labels outside the label set: {unknown}")
+    if len(labels) < 2:
+        raise TrainingDataError("training needs at least two categories")
+    run = _run_start(
+        samples,
+        label_of,
+        labels,
+        config,
+        work_dir,
+        progress,
+        log_dir,
+        fingerprint={"mode": "finetune", "base": base.sha256, "epochs": config.epochs},
+    )
+    spec = bundle_backbone(base) if base.image_head is not None else None
+    try:
+        text = _finetune_text(run, samples, base)
+        image = (
+            _finetune_image(run, samples, base, spec, feature_cache)
+            if spec is not None
+            else None
+        )
+        weight, metrics = _fuse_and_measure(run, text, image)
+        _report_fusion(run, weight, metrics["fused"]["weighted_f1"])
+    finally:
+        if run.writer is not None:
+            run.writer.close()
+
+    head, head_config, provenance, backbone_state = None, None, None, None
+    if image is not None:
+        head, head_config = image.head, image.head_config
+        provenance, backbone_state = image.provenance, image.backbone_state
+    elif spec is not None:
+        run.warnings.append(
+            "too few photos to fine-tune on: the image head was kept as it was "
+            "(new categories get no image evidence), with the previous fusion weight"
+        )
+        head, carried = _carried_image_head(base, spec, labels)
+        head_config, provenance = carried["config"], carried["provenance"]
+        backbone_state = base.backbone_state_dict
+        weight = base.fusion_weight
+    lineage = {
+        **_lineage(run, samples, label_of, text, image),
+        "mode": "finetune",
+        "base_sha256": base.sha256,
+        "base_labels": list(base.labels),
+    }
+    run.timings["total_s"] = time.perf_counter() - started
+    base_config = base.metadata.get("training", {}).get("config", {})
+    trained = {
+        key: getattr(config, key)
+        for key in (
+            "epochs",
+            "batch_size",
+            "lr",
+            "patience",
+            "seed",
+            "val_fraction",
+            "feature_batch_size",
+            "device",
+            "num_threads",
+        )
+    }
+    return TrainingResult(
+        labels=labels,
+        tokenizer=text.tokenizer,
+        text_net=text.net,
+        text_net_config=text.net_config,
+        image_head=head,
+        image_head_config=head_config,
+        backbone_provenance=provenance,
+        backbone_state_dict=backbone_state,
+        fusion_weight=float(weight),
+        metrics=metrics,
+        lineage=lineage,
+        preprocessing=dict(base.metadata["preprocessing"]),
+        config={**base_config, **trained, "finetuned_from": base.sha256},
         history=run.history,
         warnings=run.warnings,
         timings=run.timings,
