@@ -102,6 +102,15 @@ class TrainingRunForm(BootstrapFormMixin, forms.Form):
     """Options of a training run (``ml.services.training_parameters_clean`` checks them
     again)."""
 
+    kind = forms.ChoiceField(
+        choices=[
+            ("full", "Full: from scratch on every confirmed product"),
+            ("incremental", "Incremental: fine-tune the active model on new products"),
+        ],
+        initial="full",
+        required=False,
+        label="Kind",
+    )
     backbone = forms.ChoiceField(
         choices=_backbone_choices, initial="efficientnet_lite0"
     )
@@ -119,6 +128,9 @@ class TrainingRunForm(BootstrapFormMixin, forms.Form):
         label="Allow a randomly initialised backbone when no pretrained weights are "
         "available (demos only: the model gets a warning)",
     )
+
+    def clean_kind(self) -> str:
+        return self.cleaned_data.get("kind") or "full"
 
 
 class ModelCompareForm(forms.Form):

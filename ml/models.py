@@ -108,6 +108,8 @@ class TrainingRun(models.Model):
         RUNNING = "running", "Running"
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
+        # An incremental run with no new product to learn from.
+        SKIPPED = "skipped", "Skipped"
 
     class Kind(models.TextChoices):
         FULL = "full", "Full"

@@ -6,6 +6,7 @@ import logging
 import random
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
@@ -104,8 +105,23 @@ def training_parameters_clean(parameters: dict) -> dict:
 # Confirmed products whose pk falls in this slice are never trained on: the promotion
 # gate scores every candidate, and the active model, on them.
 EVAL_SLICE_MODULO = 10
-# An incremental run replays up to this many older products per new one.
+# An incremental run replays up to this many older products per new one, and at least
+# REPLAY_MIN_PER_LABEL of each label it keeps (so a small category is not forgotten).
 REPLAY_FACTOR = 3
+REPLAY_MIN_PER_LABEL = 5
+
+
+@dataclass
+class TrainingData:
+    """What a run trains on. ``samples`` are core ``Sample`` objects. An incremental
+    run with an active model also gets ``base`` (the version it fine-tunes),
+    ``labels`` (the label set it will predict) and ``n_new`` (products confirmed
+    since ``base`` was made)."""
+
+    samples: list
+    base: ModelVersion | None = None
+    labels: list[str] | None = None
+    n_new: int | None = None
 
 
 def training_samples_confirmed(
@@ -113,40 +129,58 @@ def training_samples_confirmed(
     kind: str = TrainingRun.Kind.FULL,
     exclude_eval_slice: bool = False,
     seed: int = 0,
-) -> tuple[list, dict[str, str]]:
+) -> TrainingData:
     """Products with a confirmed, active category, as core ``Sample`` objects.
 
     ``full``: all of them. ``incremental``: those confirmed since the active model was
     created, plus a seeded replay sample of older ones (up to ``REPLAY_FACTOR`` times as
-    many) restricted to the active model's label set and the new labels.
+    many, topped up to ``REPLAY_MIN_PER_LABEL`` per label) in the label set: the
+    active model's labels still active, plus the new products' labels.
     ``exclude_eval_slice`` leaves out the gate's evaluation slice."""
-    from ml.datasets import Sample
-
     products = Product.objects.filter(category__isnull=False, category__active=True)
     if exclude_eval_slice:
         products = products.exclude(pk__in=evaluation_slice_products().values("pk"))
     active = selectors.model_version_get_active()
-    if kind == TrainingRun.Kind.INCREMENTAL and active is not None:
-        new = products.filter(confirmed_at__gt=active.created_at)
-        new_ids = list(new.order_by("pk").values_list("pk", flat=True))
-        labels = set(active.label_codes) | set(
-            new.values_list("category__code", flat=True)
-        )
-        older = list(
-            products.exclude(pk__in=new_ids)
-            .filter(category__code__in=labels)
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        )
-        replay = random.Random(seed).sample(
-            older, min(len(older), REPLAY_FACTOR * len(new_ids))
-        )
-        products = products.filter(pk__in=[*new_ids, *replay])
+    if kind != TrainingRun.Kind.INCREMENTAL or active is None:
+        return TrainingData(samples=_samples(products))
+    new = products.filter(confirmed_at__gt=active.created_at)
+    new_ids = list(new.order_by("pk").values_list("pk", flat=True))
+    active_codes = set(
+        Category.objects.filter(active=True).values_list("code", flat=True)
+    )
+    labels = sorted(
+        (set(active.label_codes) & active_codes)
+        | set(new.values_list("category__code", flat=True))
+    )
+    older = list(
+        products.exclude(pk__in=new_ids)
+        .filter(category__code__in=labels)
+        .order_by("pk")
+        .values_list("pk", "category__code")
+    )
+    rng = random.Random(seed)
+    replay = rng.sample(older, min(len(older), REPLAY_FACTOR * len(new_ids)))
+    chosen, counts = {pk for pk, _ in replay}, Counter(code for _, code in replay)
+    for pk, code in rng.sample(older, len(older)):
+        if counts[code] < REPLAY_MIN_PER_LABEL and pk not in chosen:
+            chosen.add(pk)
+            counts[code] += 1
+    return TrainingData(
+        samples=_samples(products.filter(pk__in=[*new_ids, *chosen])),
+        base=active,
+        labels=labels,
+        n_new=len(new_ids),
+    )
+
+
+def _samples(products) -> list:
+    from ml.datasets import Sample
+
+    media = Path(settings.MEDIA_ROOT)
     rows = products.order_by("pk").values_list(
         "title", "description", "image", "category__code"
     )
-    media = Path(settings.MEDIA_ROOT)
-    samples = [
+    return [
         Sample(
             title=title,
             description=description,
@@ -155,8 +189,6 @@ def training_samples_confirmed(
         )
         for title, description, image, code in rows
     ]
-    names = dict(Category.objects.values_list("code", "name"))
-    return samples, names
 
 
 def evaluation_slice_products():
@@ -174,10 +206,10 @@ def evaluation_slice_products():
 def training_run_execute(*, run_id: int, log: Callable[[str], None] | None = None):
     """Train for a queued run and register the result as a ready model version. Safe to
     call twice: a run that already finished is left alone."""
-    from ml.bundles import save_bundle
+    from ml.bundles import load_bundle, save_bundle
     from ml.errors import MLError
     from ml.features import FeatureCache
-    from ml.training import TrainingConfig, train_model
+    from ml.training import TrainingConfig, finetune_model, train_model
 
     with transaction.atomic():
         run = TrainingRun.objects.select_for_update().get(pk=run_id)
@@ -199,9 +231,15 @@ def training_run_execute(*, run_id: int, log: Callable[[str], None] | None = Non
         )
 
     params = run.parameters
-    samples, _ = training_samples_confirmed(
+    data = training_samples_confirmed(
         kind=run.kind, exclude_eval_slice=True, seed=params.get("seed", 0)
     )
+    if data.base is not None and data.n_new == 0:
+        return _training_run_skip(
+            run.pk,
+            f"nothing to learn: no product confirmed since {data.base} was trained "
+            "(the evaluation slice excepted)",
+        )
     backbone = None if params.get("text_only") else params.get("backbone")
     config = TrainingConfig(
         backbone=backbone,
@@ -214,16 +252,24 @@ def training_run_execute(*, run_id: int, log: Callable[[str], None] | None = Non
         seed=params.get("seed", 0),
     )
     reporter = _ProgressReporter(run.pk, log)
+    common = {
+        "work_dir": artifacts_dir("runs", str(run.pk)),
+        "feature_cache": FeatureCache(artifacts_dir("features")),
+        "progress": reporter,
+        "log_dir": artifacts_dir("runs", str(run.pk), "tensorboard"),
+    }
     try:
         with _Heartbeat(run.pk, attempts=run.attempts):
-            result = train_model(
-                samples,
-                config,
-                work_dir=artifacts_dir("runs", str(run.pk)),
-                feature_cache=FeatureCache(artifacts_dir("features")),
-                progress=reporter,
-                log_dir=artifacts_dir("runs", str(run.pk), "tensorboard"),
-            )
+            if data.base is not None:  # incremental: fine-tune the active model's heads
+                base = load_bundle(
+                    Path(data.base.bundle_path),
+                    expected_sha256=data.base.bundle_sha256,
+                )
+                result = finetune_model(
+                    data.samples, base, config, labels=data.labels, **common
+                )
+            else:
+                result = train_model(data.samples, config, **common)
             bundle = save_bundle(
                 result,
                 root=artifacts_dir("bundles"),
@@ -347,6 +393,25 @@ def _training_run_fail(run_id: int, error: str, *, attempts: int | None = None) 
     )
 
 
+def _training_run_skip(run_id: int, reason: str) -> TrainingRun:
+    """End a run that has nothing to train on: skipped (not failed), with the reason
+    in its log and the audit log; the active model stays as it is."""
+    TrainingRun.objects.filter(pk=run_id).update(
+        status=TrainingRun.Status.SKIPPED,
+        stage="skipped",
+        progress=1.0,
+        log=_concat_log(reason),
+        finished_at=timezone.now(),
+    )
+    audit_event_record(
+        verb="training_run.skipped",
+        obj_type="TrainingRun",
+        obj_id=run_id,
+        message=f"Training run #{run_id} skipped: {reason}",
+    )
+    return TrainingRun.objects.get(pk=run_id)
+
+
 @transaction.atomic
 def _model_version_register(run, result, bundle, params: dict) -> ModelVersion | None:
     """Register the trained bundle, unless the run was queued again while this attempt
@@ -357,7 +422,8 @@ def _model_version_register(run, result, bundle, params: dict) -> ModelVersion |
         return None
     provenance = result.backbone_provenance or {}
     version = ModelVersion.objects.create(
-        name=params.get("name") or _version_name(params),
+        name=params.get("name")
+        or _version_name(params, finetuned=result.lineage.get("mode") == "finetune"),
         status=ModelVersion.Status.READY,
         bundle_path=str(bundle.path),
         bundle_sha256=bundle.sha256,
@@ -385,10 +451,11 @@ def _model_version_register(run, result, bundle, params: dict) -> ModelVersion |
     return version
 
 
-def _version_name(params: dict) -> str:
+def _version_name(params: dict, *, finetuned: bool = False) -> str:
     kind = "text" if params.get("text_only") else f"text+{params.get('backbone')}"
     prefix = "demo " if params.get("is_demo") else ""
-    return f"{prefix}{kind} {timezone.now():%Y-%m-%d %H:%M}"
+    suffix = " fine-tuned" if finetuned else ""
+    return f"{prefix}{kind}{suffix} {timezone.now():%Y-%m-%d %H:%M}"
 
 
 def starter_model_ensure(*, log: Callable[[str], None] | None = None):
@@ -958,15 +1025,23 @@ def training_runs_requeue_stale(*, now: datetime | None = None) -> dict[str, lis
 class GateDecision:
     promote: bool
     reasons: list[str] = field(default_factory=list)
+    # on the fixed evaluation slice
     candidate_metrics: dict = field(default_factory=dict)
     active_metrics: dict | None = None
     active_version: int | None = None
+    # on the recent window: {"n", "checked", "since", "candidate", "active"}
+    recent: dict | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
-def evaluation_slice_items() -> list[dict]:
+def evaluation_slice_items(*, since: datetime | None = None) -> list[dict]:
+    """The evaluation slice as evaluation items; ``since``: only the products
+    confirmed from then on (the recent window)."""
+    products = evaluation_slice_products()
+    if since is not None:
+        products = products.filter(confirmed_at__gte=since)
     media = Path(settings.MEDIA_ROOT)
     return [
         {
@@ -975,9 +1050,9 @@ def evaluation_slice_items() -> list[dict]:
             "image": (media / image) if image else None,
             "label": code,
         }
-        for title, description, image, code in evaluation_slice_products()
-        .order_by("pk")
-        .values_list("title", "description", "image", "category__code")
+        for title, description, image, code in products.order_by("pk").values_list(
+            "title", "description", "image", "category__code"
+        )
     ]
 
 
@@ -1001,11 +1076,24 @@ def _slice_metrics(version: ModelVersion, items: list[dict]) -> dict:
     }
 
 
+def _f1_rule(ours: dict, theirs: dict, where: str) -> tuple[bool, str]:
+    needed = theirs["weighted_f1"] + settings.ML_PROMOTION_MARGIN
+    ok = ours["weighted_f1"] >= needed
+    return ok, (
+        f"{where}: weighted F1 {ours['weighted_f1']:.3f} {'>=' if ok else '<'} "
+        f"{needed:.3f} (active {theirs['weighted_f1']:.3f} + margin "
+        f"{settings.ML_PROMOTION_MARGIN:.2f}) on {ours['n']} products"
+    )
+
+
 def model_version_gate(*, candidate: ModelVersion) -> GateDecision:
     """Score ``candidate`` and the active model on the fixed evaluation slice (never
-    trained on): promote only if the candidate's weighted F1 is at least the active
-    one's plus ``ML_PROMOTION_MARGIN`` and no category loses more than
-    ``ML_PROMOTION_MAX_CATEGORY_DROP`` of F1."""
+    trained on) and on its recent window (the slice's products confirmed since the
+    active model was made, within ``ML_METRICS_WINDOW_DAYS``: the new products). The
+    candidate is promoted only if, on both, its weighted F1 is at least the active
+    one's plus ``ML_PROMOTION_MARGIN``, and no category loses more than
+    ``ML_PROMOTION_MAX_CATEGORY_DROP`` of F1 on the slice. A recent window of fewer
+    than ``ML_GATE_MIN_RECENT_PRODUCTS`` products is reported, not checked."""
     from ml.errors import MLError
 
     active = selectors.model_version_get_active()
@@ -1018,18 +1106,29 @@ def model_version_gate(*, candidate: ModelVersion) -> GateDecision:
             reasons=["the evaluation slice is empty: a staff decision is needed"],
             active_version=active.pk,
         )
+    since = max(
+        active.created_at,
+        timezone.now() - timedelta(days=settings.ML_METRICS_WINDOW_DAYS),
+    )
+    recent_items = evaluation_slice_items(since=since)
+    checked = len(recent_items) >= settings.ML_GATE_MIN_RECENT_PRODUCTS
     try:
         ours, theirs = _slice_metrics(candidate, items), _slice_metrics(active, items)
+        recent_ours = _slice_metrics(candidate, recent_items) if checked else None
+        recent_theirs = _slice_metrics(active, recent_items) if checked else None
     except MLError as exc:
         raise ApplicationError(str(exc)) from exc
-    reasons = []
-    needed = theirs["weighted_f1"] + settings.ML_PROMOTION_MARGIN
-    f1_ok = ours["weighted_f1"] >= needed
-    reasons.append(
-        f"weighted F1 {ours['weighted_f1']:.3f} "
-        f"{'>=' if f1_ok else '<'} {needed:.3f} (active {theirs['weighted_f1']:.3f}"
-        f" + margin {settings.ML_PROMOTION_MARGIN:.2f}) on {len(items)} products"
-    )
+    f1_ok, reason = _f1_rule(ours, theirs, "evaluation slice")
+    reasons = [reason]
+    recent_ok = True
+    if checked:
+        recent_ok, reason = _f1_rule(recent_ours, recent_theirs, "recent window")
+        reasons.append(reason)
+    else:
+        reasons.append(
+            f"recent window: {len(recent_items)} products, fewer than "
+            f"{settings.ML_GATE_MIN_RECENT_PRODUCTS}: not checked"
+        )
     drops = sorted(
         (theirs["per_class"][code] - f1, code)
         for code, f1 in ours["per_class"].items()
@@ -1039,11 +1138,18 @@ def model_version_gate(*, candidate: ModelVersion) -> GateDecision:
     for drop, code in reversed(drops):
         reasons.append(f"category {code} F1 drops by {drop:.3f}")
     return GateDecision(
-        promote=f1_ok and not drops,
+        promote=f1_ok and recent_ok and not drops,
         reasons=reasons,
         candidate_metrics=ours,
         active_metrics=theirs,
         active_version=active.pk,
+        recent={
+            "n": len(recent_items),
+            "checked": checked,
+            "since": since.isoformat(timespec="seconds"),
+            "candidate": recent_ours,
+            "active": recent_theirs,
+        },
     )
 
 

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.files.base import ContentFile
 
 from accounts.models import User
 from accounts.services import user_create
@@ -40,6 +41,7 @@ class MarketItem:
     description: str
     category: str
     image: bytes | None = None
+    image_name: str = "photo.jpg"  # its extension tells the photo's format
 
 
 def marketplace_simulate(
@@ -49,6 +51,7 @@ def marketplace_simulate(
     drift: str = "none",
     seed: int = 0,
     epochs: int = 4,
+    backbone: str | None = None,
     log: Callable[[str], None] | None = None,
 ) -> dict:
     """Replay ``items`` on an empty catalogue; returns ``{"steps": [...]}``, one entry
@@ -58,7 +61,9 @@ def marketplace_simulate(
 
     ``drift``: ``unseen-category`` keeps one category out of the initial slice (it
     only appears later); ``label-noise`` makes sellers confirm a wrong category for
-    30 % of the products of the second half of the steps."""
+    30 % of the products of the second half of the steps. ``backbone``: train
+    text + image models on that backbone (the items' photos are listed with the
+    products); ``None``: text only."""
     from ml.metrics import classification_metrics
 
     say = log or (lambda line: None)
@@ -93,9 +98,15 @@ def marketplace_simulate(
             title=item.title,
             description=item.description,
             category=categories[item.category],
+            image=_photo(item),
         )
     run = training_run_create(
-        parameters={"text_only": True, "epochs": epochs, "activate": True},
+        parameters={
+            "text_only": backbone is None,
+            "backbone": backbone,
+            "epochs": epochs,
+            "activate": True,
+        },
         enqueue=False,
     )
     run = training_run_execute(run_id=run.pk)
@@ -134,6 +145,7 @@ def marketplace_simulate(
                 title=item.title,
                 description=item.description,
                 category=categories[code],
+                image=_photo(item),
                 prediction_id=prediction.pk,
             )
             real.append(code)
@@ -152,6 +164,9 @@ def marketplace_simulate(
                     "id": retrain.pk,
                     "kind": retrain.kind,
                     "status": retrain.status,
+                    "mode": (version.lineage or {}).get("mode", "scratch")
+                    if version
+                    else None,
                     "model_version": version.pk if version else None,
                     "gate": (version.gate if version else {}) or {},
                 }
@@ -194,3 +209,7 @@ def marketplace_simulate(
             f"{len(promotions)} promotion(s); active #{entry['active_version']}"
         )
     return {"steps": timeline}
+
+
+def _photo(item: MarketItem) -> ContentFile | None:
+    return ContentFile(item.image, name=item.image_name) if item.image else None

@@ -27,7 +27,7 @@ from ml.forms import (
     SuggestionForm,
     TrainingRunForm,
 )
-from ml.models import ModelVersion, TrainingRun
+from ml.models import ModelVersion
 from ml.services import (
     NoActiveModelError,
     alert_acknowledge,
@@ -275,10 +275,9 @@ def training(request):
     form = TrainingRunForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
+            options = dict(form.cleaned_data)
             run = training_run_create(
-                parameters=form.cleaned_data,
-                kind=TrainingRun.Kind.FULL,
-                created_by=request.user,
+                kind=options.pop("kind"), parameters=options, created_by=request.user
             )
         except ApplicationError as exc:
             form_add_service_error(form, exc)

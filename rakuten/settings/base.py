@@ -246,12 +246,15 @@ ML_ALERT_TRIGGERS_RETRAINING = env.bool("ML_ALERT_TRIGGERS_RETRAINING", default=
 # A running training run whose heartbeat is older than this is queued again (once).
 ML_STALE_RUN_SECONDS = env.int("ML_STALE_RUN_SECONDS", default=300)
 # A candidate is promoted automatically only if its weighted F1 on the evaluation
-# slice is at least the active model's plus this margin, and no category loses more
-# than ML_PROMOTION_MAX_CATEGORY_DROP of F1.
+# slice, and on the slice's recent window (products confirmed since the active model
+# was made, within ML_METRICS_WINDOW_DAYS; checked from ML_GATE_MIN_RECENT_PRODUCTS
+# products), is at least the active model's plus this margin, and no category loses
+# more than ML_PROMOTION_MAX_CATEGORY_DROP of F1 on the slice.
 ML_PROMOTION_MARGIN = env.float("ML_PROMOTION_MARGIN", default=0.0)
 ML_PROMOTION_MAX_CATEGORY_DROP = env.float(
     "ML_PROMOTION_MAX_CATEGORY_DROP", default=0.10
 )
+ML_GATE_MIN_RECENT_PRODUCTS = env.int("ML_GATE_MIN_RECENT_PRODUCTS", default=20)
 
 # --- E-mail and logging -------------------------------------------------------------
 EMAIL_BACKEND = env(

@@ -34,7 +34,7 @@ def test_the_evaluation_slice_is_never_trained_on(training_categories):
     # Given 45 confirmed products
     confirmed_catalogue(training_categories, per_category=15, seed=1)
     # When the training samples are read for a run
-    samples, _ = training_samples_confirmed(exclude_eval_slice=True)
+    samples = training_samples_confirmed(exclude_eval_slice=True).samples
     # Then the products whose pk is a multiple of 10 are left out, and only them
     all_pks = list(Product.objects.values_list("pk", flat=True))
     pks = sorted(evaluation_slice_products().values_list("pk", flat=True))
@@ -65,7 +65,7 @@ def test_a_candidate_as_good_as_the_active_model_is_promoted(
     )
     activation = ModelActivation.objects.first()
     assert (activation.version, activation.previous) == (candidate, active_model)
-    assert activation.reason.startswith("gate: weighted F1 ")
+    assert activation.reason.startswith("gate: evaluation slice: weighted F1 ")
 
 
 @pytest.mark.django_db
@@ -95,8 +95,16 @@ def test_a_category_losing_too_much_f1_blocks_the_promotion(
     active = ModelVersionFactory(status="active", active_marker=True)
     candidate = ModelVersionFactory()
     scores = {
-        active.pk: {"weighted_f1": 0.80, "per_class": {"9101": 0.9, "9102": 0.7}},
-        candidate.pk: {"weighted_f1": 0.85, "per_class": {"9101": 0.7, "9102": 1.0}},
+        active.pk: {
+            "n": 1,
+            "weighted_f1": 0.80,
+            "per_class": {"9101": 0.9, "9102": 0.7},
+        },
+        candidate.pk: {
+            "n": 1,
+            "weighted_f1": 0.85,
+            "per_class": {"9101": 0.7, "9102": 1.0},
+        },
     }
     monkeypatch.setattr(
         services, "_slice_metrics", lambda version, items: scores[version.pk]
@@ -106,9 +114,61 @@ def test_a_category_losing_too_much_f1_blocks_the_promotion(
     # Then it holds the candidate and says why
     assert decision.promote is False
     assert decision.reasons == [
-        "weighted F1 0.850 >= 0.800 (active 0.800 + margin 0.00) on 1 products",
+        "evaluation slice: weighted F1 0.850 >= 0.800 (active 0.800 + margin 0.00) "
+        "on 1 products",
+        "recent window: 0 products, fewer than 20: not checked",
         "category 9101 F1 drops by 0.200",
     ]
+
+
+@pytest.mark.parametrize(
+    ("recent_f1", "promote", "reason"),
+    [
+        (0.60, False, "recent window: weighted F1 0.600 < 0.700"),
+        (0.75, True, "recent window: weighted F1 0.750 >= 0.700"),
+    ],
+)
+@pytest.mark.django_db
+def test_the_gate_also_scores_the_recent_window(
+    settings, monkeypatch, training_categories, recent_f1, promote, reason
+):
+    # Given evaluation-slice products: two confirmed before the active model was
+    # made, three since (the recent window), and a candidate better on the whole slice
+    settings.ML_PROMOTION_MARGIN = 0.0
+    settings.ML_GATE_MIN_RECENT_PRODUCTS = 3
+    books = training_categories["9101"]
+    past = timezone.now() - timedelta(days=1)
+    for pk in (10, 20):
+        ProductFactory(pk=pk, category=books, confirmed_at=past)
+    active = ModelVersionFactory(status="active", active_marker=True)
+    later = timezone.now() + timedelta(seconds=1)
+    for pk in (30, 40, 50):
+        ProductFactory(pk=pk, category=books, confirmed_at=later)
+    ProductFactory(pk=31, category=books, confirmed_at=later)  # not in the slice
+    candidate = ModelVersionFactory()
+    seen = []
+
+    def scores(version, items):
+        seen.append((version.pk, len(items)))
+        recent = len(items) == 3
+        if version.pk == active.pk:
+            f1 = 0.70 if recent else 0.80
+        else:
+            f1 = recent_f1 if recent else 0.85
+        return {"n": len(items), "weighted_f1": f1, "per_class": {"9101": f1}}
+
+    monkeypatch.setattr(services, "_slice_metrics", scores)
+    # When the gate decides
+    decision = model_version_gate(candidate=candidate)
+    # Then both models were scored on the slice (5) and its recent window (3), and
+    # the recent window's figures decide as well
+    assert sorted(seen) == sorted(
+        [(active.pk, 5), (candidate.pk, 5), (active.pk, 3), (candidate.pk, 3)]
+    )
+    assert decision.promote is promote
+    assert decision.reasons[1].startswith(reason)
+    assert decision.recent["n"] == 3 and decision.recent["checked"] is True
+    assert decision.recent["candidate"]["weighted_f1"] == recent_f1
 
 
 def test_promotion_and_rollback_while_predictions_are_served(

@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 from catalog.models import Product
 from ml.models import ModelVersion, Prediction
 from tests.factories import ProductFactory
-from tests.web.factories import TRAINING_WORDS
+from tests.web.factories import TRAINING_WORDS, jpeg_bytes
 
 pytestmark = pytest.mark.django_db
 
@@ -76,6 +76,7 @@ def test_label_noise_opens_an_alert_which_starts_a_gated_retraining(
     for entry in alerted:
         (run,) = entry["runs"]
         assert (run["kind"], run["status"]) == ("incremental", "succeeded")
+        assert run["mode"] == "finetune"  # the active model's heads, fine-tuned
         assert "promote" in run["gate"]
     # and every listing went through a stored prediction
     assert Product.objects.count() == 90
@@ -83,6 +84,62 @@ def test_label_noise_opens_an_alert_which_starts_a_gated_retraining(
     assert ModelVersion.objects.filter(status="active").count() == 1
     printed = capsys.readouterr().out
     assert "step 0: " in printed and "step 3: 18 products (label noise)" in printed
+
+
+def test_an_unseen_category_with_photos_is_learnt_by_fine_tuning(
+    tmp_path, settings, capsys
+):
+    # Given a catalogue with a photo per product (each category its own colour)
+    settings.ML_ARTIFACTS_DIR = str(tmp_path / "ml")
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    settings.ML_ALERT_MIN_PRODUCTS = 10
+    settings.ML_ALERT_MIN_CATEGORY_SUPPORT = 1000
+    settings.ML_GATE_MIN_RECENT_PRODUCTS = 1
+    images = tmp_path / "images"
+    images.mkdir()
+    colours = {"9101": (200, 30, 30), "9102": (30, 200, 30), "9103": (30, 30, 200)}
+    rng = random.Random(1)
+    path = tmp_path / "market.csv"
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["product_id", "title", "description", "category", "image"])
+        for code, (_, words) in TRAINING_WORDS.items():
+            for i in range(24):
+                name = f"{code}-{i}.jpg"
+                (images / name).write_bytes(jpeg_bytes(colours[code]))
+                writer.writerow(
+                    [
+                        f"{code}-{i}",
+                        " ".join(rng.sample(words, 3)),
+                        " ".join(rng.sample(words, 4)),
+                        code,
+                        name,
+                    ]
+                )
+    out = tmp_path / "timeline.json"
+    # When it is replayed with one category kept out of the initial slice
+    call_command(
+        "simulate_marketplace",
+        csv=path,
+        images=images,
+        steps=2,
+        drift="unseen-category",
+        epochs=3,
+        json_path=out,
+    )
+    # Then the models see photos (text + efficientnet_lite0), every product keeps its
+    # photo, and the alert's retraining fine-tunes the model, which the gate judges
+    timeline = json.loads(out.read_text())["steps"]
+    first = ModelVersion.objects.order_by("pk").first()
+    assert first.backbone == "efficientnet_lite0"
+    assert Product.objects.filter(image="").count() == 0
+    runs = [run for step in timeline for run in step["runs"]]
+    assert timeline[0]["alerts_opened"] and runs
+    assert all(run["mode"] == "finetune" for run in runs)
+    assert all(run["gate"]["recent"]["n"] > 0 for run in runs)
+    tuned = ModelVersion.objects.get(pk=runs[0]["model_version"])
+    assert tuned.backbone == "efficientnet_lite0"
+    assert len(tuned.label_codes) == 3 and len(first.label_codes) == 2
 
 
 def test_refuses_a_catalogue_that_is_not_empty(market_csv):

@@ -30,12 +30,17 @@ def test_incremental_samples_are_the_new_products_and_a_replay_of_older_ones():
     for i, category in enumerate((a, b, c, c)):
         ProductFactory(title=f"new {i}", category=category, confirmed_at=later)
     # When the samples of an incremental run are read (twice, same seed)
-    samples, _ = training_samples_confirmed(kind="incremental", seed=7)
-    again, _ = training_samples_confirmed(kind="incremental", seed=7)
-    full, _ = training_samples_confirmed(kind="full")
-    # Then they are the 4 new products plus 12 (3x) older ones of A, B or C, never D
+    data = training_samples_confirmed(kind="incremental", seed=7)
+    samples = data.samples
+    again = training_samples_confirmed(kind="incremental", seed=7).samples
+    full = training_samples_confirmed(kind="full").samples
+    # Then they are the 4 new products plus 12 (3x) older ones of A, B or C, never D,
+    # topped up to at least 5 of each label that has older products
     titles = [s.title for s in samples]
-    assert len(samples) == 16
+    old_labels = [s.label for s in samples if s.title.startswith("old")]
+    assert len(old_labels) >= 12
+    assert old_labels.count("A") >= 5 and old_labels.count("B") >= 5
+    assert len(samples) == 4 + len(old_labels)
     assert sorted(t for t in titles if t.startswith("new")) == [
         "new 0",
         "new 1",
@@ -44,8 +49,48 @@ def test_incremental_samples_are_the_new_products_and_a_replay_of_older_ones():
     ]
     assert all(s.label in {"A", "B", "C"} for s in samples)
     assert titles == [s.title for s in again]  # seeded
-    # and a full run reads every confirmed product
+    # and the run fine-tunes the active model towards the labels A, B and C
+    assert (data.labels, data.n_new) == (["A", "B", "C"], 4)
+    assert data.base is not None and data.base.status == "active"
+    # while a full run reads every confirmed product
     assert len(full) == 39
+    assert training_samples_confirmed(kind="full").base is None
+
+
+def test_the_replay_keeps_a_few_products_of_every_label():
+    # Given 40 older products of A and 6 of a small category B, then 2 new ones
+    a, b = CategoryFactory(code="A"), CategoryFactory(code="B")
+    past = timezone.now() - timedelta(days=3)
+    for i in range(40):
+        ProductFactory(title=f"old a {i}", category=a, confirmed_at=past)
+    for i in range(6):
+        ProductFactory(title=f"old b {i}", category=b, confirmed_at=past)
+    ModelVersionFactory(status="active", active_marker=True, label_codes=["A", "B"])
+    later = timezone.now() + timedelta(seconds=1)
+    for i in range(2):
+        ProductFactory(title=f"new {i}", category=a, confirmed_at=later)
+    # When an incremental run reads its samples (6 replayed at random would rarely
+    # hold 5 of B)
+    samples = training_samples_confirmed(kind="incremental", seed=1).samples
+    # Then B is still represented by 5 products
+    assert sum(s.label == "B" for s in samples) == 5
+
+
+def test_a_retired_category_leaves_the_incremental_label_set():
+    a, b, c = (CategoryFactory(code=code) for code in ("A", "B", "C"))
+    past = timezone.now() - timedelta(days=3)
+    for i in range(6):
+        ProductFactory(title=f"old {i}", category=(a, b, c)[i % 3], confirmed_at=past)
+    ModelVersionFactory(
+        status="active", active_marker=True, label_codes=["A", "B", "C"]
+    )
+    ProductFactory(title="new", category=a, confirmed_at=timezone.now())
+    category_merge(source=c, target=b)
+
+    data = training_samples_confirmed(kind="incremental")
+
+    assert data.labels == ["A", "B"]
+    assert {s.label for s in data.samples} <= {"A", "B"}
 
 
 def test_merging_a_category_moves_its_products_and_keeps_predictions():
@@ -77,7 +122,7 @@ def test_merging_a_category_moves_its_products_and_keeps_predictions():
         "products": 3,
     }
     # And the next training run sees only the active label set
-    samples, _ = training_samples_confirmed()
+    samples = training_samples_confirmed().samples
     assert {s.label for s in samples} == {"T1"}
 
 

@@ -128,6 +128,17 @@ def test_starting_a_training_run_queues_it_after_commit(
     assert len(callbacks) == 1
 
 
+def test_staff_can_start_an_incremental_run(client_logged_in_as, staff_user):
+    response = client_logged_in_as(staff_user).post(
+        "/staff/training/",
+        {"kind": "incremental", "backbone": "vgg16", "text_only": "on", "epochs": 2},
+    )
+
+    assert response.status_code == 302
+    run = TrainingRun.objects.get()
+    assert run.kind == "incremental" and "kind" not in run.parameters
+
+
 def test_training_with_bad_options_starts_nothing(client_logged_in_as, staff_user):
     response = client_logged_in_as(staff_user).post(
         "/staff/training/", {"backbone": "resnet", "epochs": 0}

@@ -4,6 +4,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from catalog.importers import ImportRow, read_generic_csv
+from ml.backbones import BACKBONES
 from ml.simulation import DRIFTS, MarketItem, marketplace_simulate
 from rakuten.celery import app
 from rakuten.exceptions import ApplicationError
@@ -23,6 +24,13 @@ class Command(BaseCommand):
         parser.add_argument("--steps", type=int, default=5)
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--epochs", type=int, default=4)
+        parser.add_argument(
+            "--backbone",
+            choices=(*BACKBONES, "none"),
+            default=None,
+            help="image backbone of the models (default: efficientnet_lite0 with "
+            "--images, none without)",
+        )
         parser.add_argument("--json", type=Path, default=None, dest="json_path")
 
     def handle(self, *args, **options):
@@ -32,12 +40,16 @@ class Command(BaseCommand):
                 description=row.description,
                 category=row.category,
                 image=row.image_path.read_bytes() if row.image_path else None,
+                image_name=row.image_path.name if row.image_path else "",
             )
             for row in read_generic_csv(options["csv"], images_dir=options["images"])
             if isinstance(row, ImportRow) and row.category
         ]
         if not items:
             raise CommandError(f"{options['csv']}: no labelled row")
+        backbone = options["backbone"] or (
+            "efficientnet_lite0" if options["images"] else "none"
+        )
         # Tasks queued by the services (alert-triggered retraining) run in-process.
         eager = app.conf.task_always_eager
         app.conf.task_always_eager = True
@@ -48,6 +60,7 @@ class Command(BaseCommand):
                 drift=options["drift"],
                 seed=options["seed"],
                 epochs=options["epochs"],
+                backbone=None if backbone == "none" else backbone,
                 log=self.stdout.write,
             )
         except ApplicationError as exc:

@@ -13,9 +13,14 @@ from rakuten.exceptions import ApplicationError
 
 
 class Command(BaseCommand):
-    help = "Train a model on every product with a confirmed category (in this process)."
+    help = (
+        "Train a model in this process: from scratch on every product with a "
+        "confirmed category (--kind full), or by fine-tuning the active model on the "
+        "products confirmed since it was made (--kind incremental)."
+    )
 
     def add_arguments(self, parser):
+        parser.add_argument("--kind", choices=("full", "incremental"), default="full")
         parser.add_argument(
             "--backbone", choices=BACKBONES, default="efficientnet_lite0"
         )
@@ -33,6 +38,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         try:
             run = training_run_create(
+                kind=options["kind"],
                 parameters={
                     "backbone": options["backbone"],
                     "text_only": options["text_only"],
@@ -46,6 +52,9 @@ class Command(BaseCommand):
         except (ApplicationError, TrainingFailedError) as exc:
             raise CommandError(exc.message) from exc
         version = run.model_version
+        if version is None:  # skipped: nothing new to learn from
+            self.stdout.write(f"training run #{run.pk} {run.status}: {run.log.strip()}")
+            return
         fused = version.metrics.get("fused", {})
         self.stdout.write(
             f"model version #{version.pk} ({version.status}): validation weighted F1 "
