@@ -244,6 +244,8 @@ class Alert(models.Model):
     class Kind(models.TextChoices):
         GLOBAL = "global", "Global"
         CATEGORY = "category", "Category"
+        # Products confirmed in a category the model cannot predict (a taxonomy change).
+        UNKNOWN_CATEGORY = "unknown_category", "Category unknown to the model"
 
     class Status(models.TextChoices):
         OPEN = "open", "Open"

@@ -763,7 +763,14 @@ def _alert_checks(snapshot: MetricSnapshot) -> tuple[list[_AlertCheck], set[str]
         else:
             passing.add("global")
     per_class = validation.get("per_class") or {}
+    known = set(snapshot.model_version.label_codes or [])
     for row in snapshot.per_category:
+        if (
+            row["code"] not in known
+            and row["support"] >= settings.ML_ALERT_MIN_CATEGORY_SUPPORT
+        ):
+            failing.append(_unknown_category_check(snapshot, row))
+            continue
         base = (per_class.get(row["code"]) or {}).get("f1")
         if base is None or row["support"] < settings.ML_ALERT_MIN_CATEGORY_SUPPORT:
             continue
@@ -790,10 +797,29 @@ def _alert_checks(snapshot: MetricSnapshot) -> tuple[list[_AlertCheck], set[str]
     return failing, passing
 
 
+def _unknown_category_check(snapshot: MetricSnapshot, row: dict) -> _AlertCheck:
+    """Sellers confirmed products in a category the model cannot predict (added since it
+    was trained): only a retraining can learn it. The alert is superseded once a model
+    that knows it is active."""
+    return _AlertCheck(
+        kind=Alert.Kind.UNKNOWN_CATEGORY,
+        key=f"unknown:{row['code']}",
+        value=row["f1"],
+        threshold=0.0,
+        category_code=row["code"],
+        message=(
+            f"{row['support']} products were confirmed as {row['name']} "
+            f"({row['code']}) over the last {snapshot.window_days} days, a category "
+            f"model #{snapshot.model_version_id} does not know: retrain to learn it."
+        ),
+    )
+
+
 @transaction.atomic
 def alerts_evaluate(*, snapshot: MetricSnapshot) -> list[Alert]:
     """Open an alert for every rule the snapshot breaks (global weighted F1, and F1 per
-    category, each against the model's validation figure minus ``ML_ALERT_MARGIN``),
+    category, each against the model's validation figure minus ``ML_ALERT_MARGIN``;
+    products confirmed in a category the model does not know),
     unless one is already unresolved for that rule; resolve the unresolved alerts of
     rules that pass again and those about another (older) model version. Staff are
     e-mailed about the new alerts once the transaction commits. Returns the alerts

@@ -127,6 +127,7 @@ def _failing_version(categories):
     version = ModelVersionFactory(
         status="active",
         active_marker=True,
+        label_codes=["A1", "B2"],
         metrics={
             "fused": {
                 "weighted_f1": 0.9,
@@ -191,6 +192,39 @@ def test_acknowledged_alert_stays_unique_and_resolved_one_can_reopen(
     assert alert.status == "resolved" and alert.open_key is None
     assert len(reopened) == 1 and reopened[0].pk != alert.pk
     assert Alert.objects.filter(status="open").count() == 1
+
+
+def test_products_of_a_category_the_model_does_not_know_open_an_alert(
+    alert_settings,
+):
+    # Given a model that knows A1 and B2 and predicts them well, then 12 products
+    # confirmed in a new category N3 (a taxonomy change) and 5 in another, N4
+    categories = {code: CategoryFactory(code=code) for code in ("A1", "B2", "N3", "N4")}
+    version = ModelVersionFactory(
+        status="active",
+        active_marker=True,
+        label_codes=["A1", "B2"],
+        metrics={
+            "fused": {
+                "weighted_f1": 0.9,
+                "per_class": {"A1": {"f1": 0.9}, "B2": {"f1": 0.9}},
+            }
+        },
+    )
+    real = ["A1", "B2"] * 30 + ["N3"] * 12 + ["N4"] * 5
+    predicted = ["A1", "B2"] * 30 + ["A1"] * 12 + ["B2"] * 5
+    _window(categories, version, real, predicted)
+    # When the daily check runs (twice)
+    opened = model_monitoring_run(days=7)
+    again = model_monitoring_run(days=7)
+    # Then (beside the F1 alerts) one alert names N3, which has enough products (10)
+    # to matter, and only once
+    unknown = [a for a in opened if a.kind == Alert.Kind.UNKNOWN_CATEGORY]
+    assert [a.category.code for a in unknown] == ["N3"]
+    assert "12 products were confirmed as" in unknown[0].message
+    assert "does not know" in unknown[0].message
+    assert again == []
+    assert Alert.objects.filter(open_key__startswith="unknown:").count() == 1
 
 
 def test_too_few_products_open_no_alert(alert_settings):
