@@ -122,6 +122,7 @@ class TrainingData:
     base: ModelVersion | None = None
     labels: list[str] | None = None
     n_new: int | None = None
+    new: list[bool] | None = None  # per sample: confirmed since ``base`` was made
 
 
 def training_samples_confirmed(
@@ -142,7 +143,7 @@ def training_samples_confirmed(
         products = products.exclude(pk__in=evaluation_slice_products().values("pk"))
     active = selectors.model_version_get_active()
     if kind != TrainingRun.Kind.INCREMENTAL or active is None:
-        return TrainingData(samples=_samples(products))
+        return TrainingData(samples=_samples(products)[0])
     new = products.filter(confirmed_at__gt=active.created_at)
     new_ids = list(new.order_by("pk").values_list("pk", flat=True))
     active_codes = set(
@@ -165,30 +166,35 @@ def training_samples_confirmed(
         if counts[code] < REPLAY_MIN_PER_LABEL and pk not in chosen:
             chosen.add(pk)
             counts[code] += 1
+    samples, pks = _samples(products.filter(pk__in=[*new_ids, *chosen]))
+    is_new = set(new_ids)
     return TrainingData(
-        samples=_samples(products.filter(pk__in=[*new_ids, *chosen])),
+        samples=samples,
         base=active,
         labels=labels,
         n_new=len(new_ids),
+        new=[pk in is_new for pk in pks],
     )
 
 
-def _samples(products) -> list:
+def _samples(products) -> tuple[list, list[int]]:
+    """Core ``Sample`` objects of ``products`` in pk order, and their pks."""
     from ml.datasets import Sample
 
     media = Path(settings.MEDIA_ROOT)
     rows = products.order_by("pk").values_list(
-        "title", "description", "image", "category__code"
+        "pk", "title", "description", "image", "category__code"
     )
-    return [
+    samples = [
         Sample(
             title=title,
             description=description,
             image=(media / image) if image else None,
             label=code,
         )
-        for title, description, image, code in rows
+        for _, title, description, image, code in rows
     ]
+    return samples, [row[0] for row in rows]
 
 
 def evaluation_slice_products():
@@ -266,7 +272,12 @@ def training_run_execute(*, run_id: int, log: Callable[[str], None] | None = Non
                     expected_sha256=data.base.bundle_sha256,
                 )
                 result = finetune_model(
-                    data.samples, base, config, labels=data.labels, **common
+                    data.samples,
+                    base,
+                    config,
+                    labels=data.labels,
+                    new=data.new,
+                    **common,
                 )
             else:
                 result = train_model(data.samples, config, **common)

@@ -655,11 +655,30 @@ def _run_start(
     progress: ProgressCallback | None,
     log_dir: Path | None,
     fingerprint: dict[str, Any] | None = None,
+    validate_on: Sequence[bool] | None = None,
 ) -> _Run:
-    """Split, seed and open the TensorBoard writer (the caller closes it)."""
+    """Split, seed and open the TensorBoard writer (the caller closes it).
+    ``validate_on``: only these samples may be drawn for validation (when they allow
+    a split; otherwise every sample may, with a warning)."""
+    warnings = []
     train_idx, val_idx = stratified_split(
         label_of, val_fraction=config.val_fraction, seed=config.seed
     )
+    if validate_on is not None:
+        eligible = [i for i, ok in enumerate(validate_on) if ok]
+        inner_train, inner_val = stratified_split(
+            [label_of[i] for i in eligible],
+            val_fraction=config.val_fraction,
+            seed=config.seed,
+        )
+        if inner_val:
+            val_idx = [eligible[i] for i in inner_val]
+            held = set(val_idx)
+            train_idx = [i for i in range(len(label_of)) if i not in held]
+        else:
+            warnings.append(
+                "too few new samples for a validation split: validated on all"
+            )
     if not val_idx:
         raise TrainingDataError(
             "too few samples for a validation split: some category needs at "
@@ -695,6 +714,7 @@ def _run_start(
         progress=progress,
         writer=writer,
         data_hash=data_hash,
+        warnings=warnings,
     )
 
 
@@ -953,6 +973,7 @@ def finetune_model(
     config: TrainingConfig,
     *,
     labels: Sequence[str] | None = None,
+    new: Sequence[bool] | None = None,
     work_dir: Path,
     feature_cache: FeatureCache | None,
     progress: ProgressCallback | None = None,
@@ -980,6 +1001,10 @@ def finetune_model(
         base: the loaded bundle to start from.
         labels: the label set of the result (default: ``base``'s labels and
             those of ``samples``); it must contain every sample's label.
+        new: which samples are new (not replayed). Validation (early stopping,
+            fusion weight and the metrics) is drawn from the new ones only: the
+            frozen text encoder was trained on the replayed ones, which would make
+            the validation figures optimistic. Default: every sample.
         work_dir, feature_cache, progress, log_dir: as for :func:`train_model`.
 
     Raises:
@@ -996,6 +1021,8 @@ def finetune_model(
         raise TrainingDataError(f"samples have labels outside the label set: {unknown}")
     if len(labels) < 2:
         raise TrainingDataError("training needs at least two categories")
+    if new is not None and len(new) != len(samples):
+        raise TrainingDataError("new must say, for every sample, whether it is new")
     run = _run_start(
         samples,
         label_of,
@@ -1004,7 +1031,15 @@ def finetune_model(
         work_dir,
         progress,
         log_dir,
-        fingerprint={"mode": "finetune", "base": base.sha256, "epochs": config.epochs},
+        fingerprint={
+            "mode": "finetune",
+            "base": base.sha256,
+            "epochs": config.epochs,
+            "new": None
+            if new is None
+            else hashlib.sha256(bytes(map(bool, new))).hexdigest(),
+        },
+        validate_on=new,
     )
     spec = bundle_backbone(base) if base.image_head is not None else None
     try:
@@ -1036,6 +1071,7 @@ def finetune_model(
     lineage = {
         **_lineage(run, samples, label_of, text, image),
         "mode": "finetune",
+        "n_new": len(samples) if new is None else sum(map(bool, new)),
         "base_sha256": base.sha256,
         "base_labels": list(base.labels),
     }

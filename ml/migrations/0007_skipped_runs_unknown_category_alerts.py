@@ -4,20 +4,36 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('ml', '0006_audit_events'),
+        ("ml", "0006_audit_events"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='alert',
-            name='kind',
-            field=models.CharField(choices=[('global', 'Global'), ('category', 'Category'), ('unknown_category', 'Category unknown to the model')], max_length=20),
+            model_name="alert",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("global", "Global"),
+                    ("category", "Category"),
+                    ("unknown_category", "Category unknown to the model"),
+                ],
+                max_length=20,
+            ),
         ),
         migrations.AlterField(
-            model_name='trainingrun',
-            name='status',
-            field=models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('succeeded', 'Succeeded'), ('failed', 'Failed'), ('skipped', 'Skipped')], default='queued', max_length=20),
+            model_name="trainingrun",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("queued", "Queued"),
+                    ("running", "Running"),
+                    ("succeeded", "Succeeded"),
+                    ("failed", "Failed"),
+                    ("skipped", "Skipped"),
+                ],
+                default="queued",
+                max_length=20,
+            ),
         ),
     ]

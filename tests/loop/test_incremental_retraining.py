@@ -10,6 +10,7 @@ import torch
 from django.core.management import call_command
 from django.utils import timezone
 
+from catalog.models import Product
 from ml.bundles import load_bundle
 from ml.models import AuditEvent, ModelVersion, TrainingRun
 from ml.services import training_run_scheduled_execute
@@ -57,6 +58,16 @@ def test_an_incremental_run_fine_tunes_the_active_model(
     assert "9200" in version.label_codes
     assert set(active_model.label_codes) < set(version.label_codes)
     assert "fine-tuned" in version.name
+    # validated on new products only (36 new, the evaluation slice's excepted)
+    new_outside_slice = sum(
+        1
+        for pk in Product.objects.filter(confirmed_at=later).values_list(
+            "pk", flat=True
+        )
+        if pk % 10
+    )
+    assert version.lineage["n_new"] == new_outside_slice
+    assert 0 < version.lineage["n_val"] < new_outside_slice
     assert {"promote", "reasons", "recent"} <= set(version.gate)
     assert version.gate["recent"]["n"] > 0
     # its embedding and GRUs are the active model's; only the heads were trained

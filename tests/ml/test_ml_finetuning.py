@@ -93,6 +93,46 @@ def test_fine_tuning_learns_a_new_category_and_keeps_the_old_ones(text_base, tmp
     assert right / len(held_out) >= 0.85
 
 
+def test_validation_is_drawn_from_the_new_samples_only(text_base, tmp_path):
+    base, _ = text_base
+    # Given 20 new garden products and 30 replayed older ones
+    samples = garden_samples(20) + text_samples(10, seed=6)
+    new = [sample.label == "garden" for sample in samples]
+
+    result = finetune_model(
+        samples,
+        base,
+        tiny_config(),
+        new=new,
+        work_dir=tmp_path,
+        feature_cache=None,
+    )
+
+    # Then every validation product is a new one (the frozen encoder saw the others)
+    fused = result.metrics["fused"]
+    assert fused["n"] == result.lineage["n_val"] == 4
+    assert fused["per_class"]["garden"]["support"] == 4
+    assert result.lineage["n_new"] == 20
+    assert result.lineage["n_train"] == 46
+
+
+def test_too_few_new_samples_validate_on_all_with_a_warning(text_base, tmp_path):
+    base, _ = text_base
+    samples = garden_samples(1) + text_samples(10, seed=6)
+
+    result = finetune_model(
+        samples,
+        base,
+        tiny_config(epochs=2),
+        new=[i == 0 for i in range(len(samples))],
+        work_dir=tmp_path,
+        feature_cache=None,
+    )
+
+    assert any("validated on all" in warning for warning in result.warnings)
+    assert result.lineage["n_val"] > 0
+
+
 def test_a_known_label_starts_from_its_trained_row(text_base, tmp_path):
     base, _ = text_base
     # Given one epoch at a zero learning rate (nothing moves)
