@@ -123,8 +123,9 @@ def test_alert_fires_on_shifted_data_and_not_on_unshifted_data(
     assert glob.status == Alert.Status.OPEN and glob.model_version == active_model
 
 
-def _failing_version(categories):
-    version = ModelVersionFactory(
+def _active_version_knowing_a1_b2():
+    """An active model of labels A1 and B2, validated at weighted F1 0.9."""
+    return ModelVersionFactory(
         status="active",
         active_marker=True,
         label_codes=["A1", "B2"],
@@ -135,6 +136,10 @@ def _failing_version(categories):
             }
         },
     )
+
+
+def _failing_version(categories):
+    version = _active_version_knowing_a1_b2()
     # 40 products, half right: weighted F1 0.5 < 0.85
     real = ["A1", "B2"] * 20
     predicted = ["A1", "A1", "B2", "B2"] * 10
@@ -200,17 +205,7 @@ def test_products_of_a_category_the_model_does_not_know_open_an_alert(
     # Given a model that knows A1 and B2 and predicts them well, then 12 products
     # confirmed in a new category N3 (a taxonomy change) and 5 in another, N4
     categories = {code: CategoryFactory(code=code) for code in ("A1", "B2", "N3", "N4")}
-    version = ModelVersionFactory(
-        status="active",
-        active_marker=True,
-        label_codes=["A1", "B2"],
-        metrics={
-            "fused": {
-                "weighted_f1": 0.9,
-                "per_class": {"A1": {"f1": 0.9}, "B2": {"f1": 0.9}},
-            }
-        },
-    )
+    version = _active_version_knowing_a1_b2()
     real = ["A1", "B2"] * 30 + ["N3"] * 12 + ["N4"] * 5
     predicted = ["A1", "B2"] * 30 + ["A1"] * 12 + ["B2"] * 5
     _window(categories, version, real, predicted)
