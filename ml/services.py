@@ -115,14 +115,17 @@ REPLAY_MIN_PER_LABEL = 5
 class TrainingData:
     """What a run trains on. ``samples`` are core ``Sample`` objects. An incremental
     run with an active model also gets ``base`` (the version it fine-tunes),
-    ``labels`` (the label set it will predict) and ``n_new`` (products confirmed
-    since ``base`` was made)."""
+    ``labels`` (the label set it will predict) and ``new`` (per sample: confirmed
+    since ``base`` was made, rather than replayed)."""
 
     samples: list
     base: ModelVersion | None = None
     labels: list[str] | None = None
-    n_new: int | None = None
-    new: list[bool] | None = None  # per sample: confirmed since ``base`` was made
+    new: list[bool] | None = None
+
+    @property
+    def n_new(self) -> int | None:
+        return None if self.new is None else sum(self.new)
 
 
 def training_samples_confirmed(
@@ -172,7 +175,6 @@ def training_samples_confirmed(
         samples=samples,
         base=active,
         labels=labels,
-        n_new=len(new_ids),
         new=[pk in is_new for pk in pks],
     )
 
@@ -1073,12 +1075,8 @@ class GateDecision:
         return asdict(self)
 
 
-def evaluation_slice_items(*, since: datetime | None = None) -> list[dict]:
-    """The evaluation slice as evaluation items; ``since``: only the products
-    confirmed from then on (the recent window)."""
-    products = evaluation_slice_products()
-    if since is not None:
-        products = products.filter(confirmed_at__gte=since)
+def evaluation_slice_items() -> list[dict]:
+    """The evaluation slice as evaluation items (with ``confirmed_at``), in pk order."""
     media = Path(settings.MEDIA_ROOT)
     return [
         {
@@ -1086,29 +1084,39 @@ def evaluation_slice_items(*, since: datetime | None = None) -> list[dict]:
             "description": description,
             "image": (media / image) if image else None,
             "label": code,
+            "confirmed_at": confirmed_at,
         }
-        for title, description, image, code in products.order_by("pk").values_list(
-            "title", "description", "image", "category__code"
-        )
+        for title, description, image, code, confirmed_at in evaluation_slice_products()
+        .order_by("pk")
+        .values_list("title", "description", "image", "category__code", "confirmed_at")
     ]
 
 
-def _slice_metrics(version: ModelVersion, items: list[dict]) -> dict:
-    from ml.evaluation import evaluate_items
+def _slice_predictions(version: ModelVersion, items: list[dict]) -> list[str]:
+    """``version``'s top category for every item."""
     from ml.inference import get_predictor
 
-    report = evaluate_items(
-        get_predictor(version.bundle_path, version.bundle_sha256), items
+    predictor = get_predictor(version.bundle_path, version.bundle_sha256)
+    return [
+        result.top[0][0]
+        for start in range(0, len(items), 64)
+        for result in predictor.predict_batch(items[start : start + 64], top_k=1)
+    ]
+
+
+def _gate_metrics(truth: list[str], predicted: list[str]) -> dict:
+    from ml.metrics import classification_metrics
+
+    report = classification_metrics(
+        truth, predicted, labels=sorted(set(truth) | set(predicted))
     )
-    present = {item["label"] for item in items}
     return {
         "n": report["n"],
         "accuracy": report["accuracy"],
         "weighted_f1": report["weighted_f1"],
         "per_class": {
-            code: round(float(values["f1"]), 4)
-            for code, values in report["per_class"].items()
-            if code in present
+            code: round(float(report["per_class"][code]["f1"]), 4)
+            for code in sorted(set(truth))
         },
     }
 
@@ -1130,7 +1138,8 @@ def model_version_gate(*, candidate: ModelVersion) -> GateDecision:
     candidate is promoted only if, on both, its weighted F1 is at least the active
     one's plus ``ML_PROMOTION_MARGIN``, and no category loses more than
     ``ML_PROMOTION_MAX_CATEGORY_DROP`` of F1 on the slice. A recent window of fewer
-    than ``ML_GATE_MIN_RECENT_PRODUCTS`` products is reported, not checked."""
+    than ``ML_GATE_MIN_RECENT_PRODUCTS`` products is reported, not checked. Each model
+    predicts the slice once."""
     from ml.errors import MLError
 
     active = selectors.model_version_get_active()
@@ -1143,34 +1152,44 @@ def model_version_gate(*, candidate: ModelVersion) -> GateDecision:
             reasons=["the evaluation slice is empty: a staff decision is needed"],
             active_version=active.pk,
         )
+    try:
+        ours_pred = _slice_predictions(candidate, items)
+        theirs_pred = _slice_predictions(active, items)
+    except MLError as exc:
+        raise ApplicationError(str(exc)) from exc
+    truth = [item["label"] for item in items]
+    ours, theirs = _gate_metrics(truth, ours_pred), _gate_metrics(truth, theirs_pred)
+    f1_ok, reason = _f1_rule(ours, theirs, "evaluation slice")
+    reasons = [reason]
+
     since = max(
         active.created_at,
         timezone.now() - timedelta(days=settings.ML_METRICS_WINDOW_DAYS),
     )
-    recent_items = evaluation_slice_items(since=since)
-    checked = len(recent_items) >= settings.ML_GATE_MIN_RECENT_PRODUCTS
-    try:
-        ours, theirs = _slice_metrics(candidate, items), _slice_metrics(active, items)
-        recent_ours = _slice_metrics(candidate, recent_items) if checked else None
-        recent_theirs = _slice_metrics(active, recent_items) if checked else None
-    except MLError as exc:
-        raise ApplicationError(str(exc)) from exc
-    f1_ok, reason = _f1_rule(ours, theirs, "evaluation slice")
-    reasons = [reason]
+    recent = [
+        i
+        for i, item in enumerate(items)
+        if item["confirmed_at"] is not None and item["confirmed_at"] >= since
+    ]
+    checked = len(recent) >= settings.ML_GATE_MIN_RECENT_PRODUCTS
+    recent_ours = recent_theirs = None
     recent_ok = True
     if checked:
+        recent_truth = [truth[i] for i in recent]
+        recent_ours = _gate_metrics(recent_truth, [ours_pred[i] for i in recent])
+        recent_theirs = _gate_metrics(recent_truth, [theirs_pred[i] for i in recent])
         recent_ok, reason = _f1_rule(recent_ours, recent_theirs, "recent window")
         reasons.append(reason)
     else:
         reasons.append(
-            f"recent window: {len(recent_items)} products, fewer than "
+            f"recent window: {len(recent)} products, fewer than "
             f"{settings.ML_GATE_MIN_RECENT_PRODUCTS}: not checked"
         )
+
     drops = sorted(
         (theirs["per_class"][code] - f1, code)
         for code, f1 in ours["per_class"].items()
-        if code in theirs["per_class"]
-        and theirs["per_class"][code] - f1 > settings.ML_PROMOTION_MAX_CATEGORY_DROP
+        if theirs["per_class"][code] - f1 > settings.ML_PROMOTION_MAX_CATEGORY_DROP
     )
     for drop, code in reversed(drops):
         reasons.append(f"category {code} F1 drops by {drop:.3f}")
@@ -1181,7 +1200,7 @@ def model_version_gate(*, candidate: ModelVersion) -> GateDecision:
         active_metrics=theirs,
         active_version=active.pk,
         recent={
-            "n": len(recent_items),
+            "n": len(recent),
             "checked": checked,
             "since": since.isoformat(timespec="seconds"),
             "candidate": recent_ours,

@@ -85,90 +85,106 @@ def test_a_candidate_below_the_margin_waits_for_staff(
     assert ModelVersion.objects.get(status="active") == active_model
 
 
+def _predictions(monkeypatch, by_version: dict[int, list[str]]) -> list:
+    """Make each model version predict the given categories for the slice, in pk
+    order; returns the (version, number of items) calls."""
+    calls = []
+
+    def predict(version, items):
+        calls.append((version.pk, len(items)))
+        return by_version[version.pk]
+
+    monkeypatch.setattr(services, "_slice_predictions", predict)
+    return calls
+
+
 @pytest.mark.django_db
 def test_a_category_losing_too_much_f1_blocks_the_promotion(
     settings, monkeypatch, training_categories
 ):
-    # Given a candidate better overall but 0.2 worse on one category
+    # Given a 15-product slice (5 per category) and a candidate better overall
+    # (weighted F1 0.933 vs 0.733) but 0.111 worse on 9101 (0.889 vs 1.0)
     settings.ML_PROMOTION_MARGIN = 0.0
-    ProductFactory(pk=10, category=training_categories["9101"])
+    truth = ["9101"] * 5 + ["9102"] * 5 + ["9103"] * 5
+    for i, code in enumerate(truth, start=1):
+        ProductFactory(pk=10 * i, category=training_categories[code])
     active = ModelVersionFactory(status="active", active_marker=True)
     candidate = ModelVersionFactory()
-    scores = {
-        active.pk: {
-            "n": 1,
-            "weighted_f1": 0.80,
-            "per_class": {"9101": 0.9, "9102": 0.7},
+    _predictions(
+        monkeypatch,
+        {
+            active.pk: ["9101"] * 5
+            + ["9102"] * 3
+            + ["9103"] * 2
+            + ["9103"] * 3
+            + ["9102"] * 2,
+            candidate.pk: ["9101"] * 4 + ["9102"] * 6 + ["9103"] * 5,
         },
-        candidate.pk: {
-            "n": 1,
-            "weighted_f1": 0.85,
-            "per_class": {"9101": 0.7, "9102": 1.0},
-        },
-    }
-    monkeypatch.setattr(
-        services, "_slice_metrics", lambda version, items: scores[version.pk]
     )
     # When the gate decides
     decision = model_version_gate(candidate=candidate)
     # Then it holds the candidate and says why
     assert decision.promote is False
     assert decision.reasons == [
-        "evaluation slice: weighted F1 0.850 >= 0.800 (active 0.800 + margin 0.00) "
-        "on 1 products",
+        "evaluation slice: weighted F1 0.933 >= 0.733 (active 0.733 + margin 0.00) "
+        "on 15 products",
         "recent window: 0 products, fewer than 20: not checked",
-        "category 9101 F1 drops by 0.200",
+        "category 9101 F1 drops by 0.111",
     ]
+    assert decision.candidate_metrics["per_class"] == {
+        "9101": 0.8889,
+        "9102": 0.9091,
+        "9103": 1.0,
+    }
 
 
 @pytest.mark.parametrize(
-    ("recent_f1", "promote", "reason"),
+    ("last_prediction", "promote", "reason"),
     [
-        (0.60, False, "recent window: weighted F1 0.600 < 0.700"),
-        (0.75, True, "recent window: weighted F1 0.750 >= 0.700"),
+        ("9102", False, "recent window: weighted F1 0.667 < 1.000"),
+        ("9101", True, "recent window: weighted F1 1.000 >= 1.000"),
     ],
 )
 @pytest.mark.django_db
 def test_the_gate_also_scores_the_recent_window(
-    settings, monkeypatch, training_categories, recent_f1, promote, reason
+    settings, monkeypatch, training_categories, last_prediction, promote, reason
 ):
     # Given evaluation-slice products: two confirmed before the active model was
-    # made, three since (the recent window), and a candidate better on the whole slice
+    # made, three since (the recent window)
     settings.ML_PROMOTION_MARGIN = 0.0
     settings.ML_GATE_MIN_RECENT_PRODUCTS = 3
-    books = training_categories["9101"]
+    books, games = training_categories["9101"], training_categories["9102"]
     past = timezone.now() - timedelta(days=1)
-    for pk in (10, 20):
-        ProductFactory(pk=pk, category=books, confirmed_at=past)
+    ProductFactory(pk=10, category=books, confirmed_at=past)
+    ProductFactory(pk=20, category=games, confirmed_at=past)
     active = ModelVersionFactory(status="active", active_marker=True)
     later = timezone.now() + timedelta(seconds=1)
-    for pk in (30, 40, 50):
-        ProductFactory(pk=pk, category=books, confirmed_at=later)
+    for pk, category in ((30, books), (40, games), (50, books)):
+        ProductFactory(pk=pk, category=category, confirmed_at=later)
     ProductFactory(pk=31, category=books, confirmed_at=later)  # not in the slice
+    # and a candidate better on the whole slice (0.8 vs 0.6: it gets the two older
+    # products right), which may miss the last new one where the active model doesn't
     candidate = ModelVersionFactory()
-    seen = []
-
-    def scores(version, items):
-        seen.append((version.pk, len(items)))
-        recent = len(items) == 3
-        if version.pk == active.pk:
-            f1 = 0.70 if recent else 0.80
-        else:
-            f1 = recent_f1 if recent else 0.85
-        return {"n": len(items), "weighted_f1": f1, "per_class": {"9101": f1}}
-
-    monkeypatch.setattr(services, "_slice_metrics", scores)
+    calls = _predictions(
+        monkeypatch,
+        {
+            active.pk: ["9102", "9101", "9101", "9102", "9101"],
+            candidate.pk: ["9101", "9102", "9101", "9102", last_prediction],
+        },
+    )
     # When the gate decides
     decision = model_version_gate(candidate=candidate)
-    # Then both models were scored on the slice (5) and its recent window (3), and
-    # the recent window's figures decide as well
-    assert sorted(seen) == sorted(
-        [(active.pk, 5), (candidate.pk, 5), (active.pk, 3), (candidate.pk, 3)]
+    # Then each model predicted the slice once, and the recent window decides too
+    assert sorted(calls) == sorted([(active.pk, 5), (candidate.pk, 5)])
+    assert decision.reasons[0].startswith("evaluation slice: weighted F1 ")
+    assert (
+        decision.candidate_metrics["weighted_f1"]
+        > (decision.active_metrics["weighted_f1"])
     )
     assert decision.promote is promote
     assert decision.reasons[1].startswith(reason)
     assert decision.recent["n"] == 3 and decision.recent["checked"] is True
-    assert decision.recent["candidate"]["weighted_f1"] == recent_f1
+    assert decision.recent["active"]["weighted_f1"] == 1.0
 
 
 def test_promotion_and_rollback_while_predictions_are_served(
