@@ -1137,8 +1137,10 @@ def model_version_gate(*, candidate: ModelVersion) -> GateDecision:
     active model was made, within ``ML_METRICS_WINDOW_DAYS``: the new products). The
     candidate is promoted only if, on both, its weighted F1 is at least the active
     one's plus ``ML_PROMOTION_MARGIN``, and no category loses more than
-    ``ML_PROMOTION_MAX_CATEGORY_DROP`` of F1 on the slice. A recent window of fewer
-    than ``ML_GATE_MIN_RECENT_PRODUCTS`` products is reported, not checked. Each model
+    ``ML_PROMOTION_MAX_CATEGORY_DROP`` of F1 on the slice (a category with fewer than
+    ``ML_GATE_MIN_CATEGORY_SUPPORT`` slice products is not judged on its own; the
+    default, 1, judges every one). A recent window of fewer than
+    ``ML_GATE_MIN_RECENT_PRODUCTS`` products is reported, not checked. Each model
     predicts the slice once."""
     from ml.errors import MLError
 
@@ -1186,10 +1188,12 @@ def model_version_gate(*, candidate: ModelVersion) -> GateDecision:
             f"{settings.ML_GATE_MIN_RECENT_PRODUCTS}: not checked"
         )
 
+    support = Counter(truth)
     drops = sorted(
         (theirs["per_class"][code] - f1, code)
         for code, f1 in ours["per_class"].items()
         if theirs["per_class"][code] - f1 > settings.ML_PROMOTION_MAX_CATEGORY_DROP
+        and support[code] >= settings.ML_GATE_MIN_CATEGORY_SUPPORT
     )
     for drop, code in reversed(drops):
         reasons.append(f"category {code} F1 drops by {drop:.3f}")

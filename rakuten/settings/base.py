@@ -255,6 +255,9 @@ ML_PROMOTION_MAX_CATEGORY_DROP = env.float(
     "ML_PROMOTION_MAX_CATEGORY_DROP", default=0.10
 )
 ML_GATE_MIN_RECENT_PRODUCTS = env.int("ML_GATE_MIN_RECENT_PRODUCTS", default=20)
+# The category-drop rule judges the categories with at least this many slice products
+# (1: every category, as specified; on a small slice one product can move F1 by 0.1+).
+ML_GATE_MIN_CATEGORY_SUPPORT = env.int("ML_GATE_MIN_CATEGORY_SUPPORT", default=1)
 
 # --- E-mail and logging -------------------------------------------------------------
 EMAIL_BACKEND = env(

@@ -136,6 +136,9 @@ def test_a_category_losing_too_much_f1_blocks_the_promotion(
         "9102": 0.9091,
         "9103": 1.0,
     }
+    # unless staff ask for more than 5 slice products before judging a category
+    settings.ML_GATE_MIN_CATEGORY_SUPPORT = 6
+    assert model_version_gate(candidate=candidate).promote is True
 
 
 @pytest.mark.parametrize(
