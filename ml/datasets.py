@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,7 +15,13 @@ from sklearn.model_selection import train_test_split
 from ml.errors import InvalidImageError
 from ml.preprocessing import ImageSource, read_image_bytes
 
-__all__ = ["Sample", "stratified_split", "dataset_hash", "class_counts"]
+__all__ = [
+    "Sample",
+    "stratified_split",
+    "replay_sample",
+    "dataset_hash",
+    "class_counts",
+]
 
 
 @dataclass(frozen=True)
@@ -52,6 +59,23 @@ def stratified_split(
     except ValueError:
         train, val = train_test_split(rest, test_size=val_fraction, random_state=seed)
     return sorted([*singles, *train]), sorted(val)
+
+
+def replay_sample(
+    labels: Sequence[str], k: int, *, min_per_label: int = 0, seed: int = 0
+) -> list[int]:
+    """The older rows an incremental retraining replays beside the new ones: a seeded
+    random sample of ``k`` of the row indices of ``labels``, topped up so that every
+    label keeps at least ``min_per_label`` rows (or all it has). Sorted indices."""
+    rng = random.Random(seed)
+    rows = range(len(labels))
+    picked = set(rng.sample(rows, min(len(labels), max(k, 0))))
+    counts = Counter(labels[i] for i in picked)
+    for i in rng.sample(rows, len(labels)):
+        if counts[labels[i]] < min_per_label and i not in picked:
+            picked.add(i)
+            counts[labels[i]] += 1
+    return sorted(picked)
 
 
 def _image_fingerprint(image: ImageSource) -> str | None:

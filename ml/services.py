@@ -3,7 +3,6 @@ predictions. The pure core under ``ml/`` does the numerical work; this module mo
 between it and the database."""
 
 import logging
-import random
 import threading
 import time
 from collections import Counter
@@ -141,6 +140,8 @@ def training_samples_confirmed(
     many, topped up to ``REPLAY_MIN_PER_LABEL`` per label) in the label set: the
     active model's labels still active, plus the new products' labels.
     ``exclude_eval_slice`` leaves out the gate's evaluation slice."""
+    from ml.datasets import replay_sample
+
     products = Product.objects.filter(category__isnull=False, category__active=True)
     if exclude_eval_slice:
         products = products.exclude(pk__in=evaluation_slice_products().values("pk"))
@@ -162,13 +163,13 @@ def training_samples_confirmed(
         .order_by("pk")
         .values_list("pk", "category__code")
     )
-    rng = random.Random(seed)
-    replay = rng.sample(older, min(len(older), REPLAY_FACTOR * len(new_ids)))
-    chosen, counts = {pk for pk, _ in replay}, Counter(code for _, code in replay)
-    for pk, code in rng.sample(older, len(older)):
-        if counts[code] < REPLAY_MIN_PER_LABEL and pk not in chosen:
-            chosen.add(pk)
-            counts[code] += 1
+    replay = replay_sample(
+        [code for _, code in older],
+        REPLAY_FACTOR * len(new_ids),
+        min_per_label=REPLAY_MIN_PER_LABEL,
+        seed=seed,
+    )
+    chosen = [older[i][0] for i in replay]
     samples, pks = _samples(products.filter(pk__in=[*new_ids, *chosen]))
     is_new = set(new_ids)
     return TrainingData(

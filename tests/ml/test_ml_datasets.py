@@ -1,6 +1,12 @@
 """Split, lineage hash and class counts."""
 
-from ml.datasets import Sample, class_counts, dataset_hash, stratified_split
+from ml.datasets import (
+    Sample,
+    class_counts,
+    dataset_hash,
+    replay_sample,
+    stratified_split,
+)
 
 
 def test_stratified_split_is_deterministic_and_stratified():
@@ -55,3 +61,19 @@ def test_dataset_hash_follows_content(tmp_path):
 
 def test_class_counts_are_sorted_by_label():
     assert class_counts(["b", "a", "b"]) == {"a": 1, "b": 2}
+
+
+def test_replay_sample_is_seeded_and_keeps_every_label():
+    # 40 rows of a big label, 6 of a small one
+    labels = ["big"] * 40 + ["small"] * 6
+
+    picked = replay_sample(labels, 6, min_per_label=5, seed=1)
+
+    assert picked == replay_sample(labels, 6, min_per_label=5, seed=1)
+    assert picked == sorted(set(picked))
+    assert [labels[i] for i in picked].count("small") >= 5
+    assert len(picked) >= 6
+    # a label with fewer rows than the minimum keeps all it has; k caps at the rows
+    assert replay_sample(["a", "a", "b"], 1, min_per_label=5) == [0, 1, 2]
+    assert replay_sample(["a"] * 3, 10) == [0, 1, 2]
+    assert replay_sample(["a"] * 3, 0) == []
