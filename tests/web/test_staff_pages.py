@@ -323,3 +323,36 @@ def test_reset_with_confirmation_starts_the_count_again(
     assert (reset.created_by, reset.products_count) == (staff_user, 3)
     assert response.context["new_products"] == 0
     assert b"Datasets reset: 3 new products marked as seen." in response.content
+
+
+def test_a_held_candidate_shows_the_gate_comparison(client_logged_in_as, staff_user):
+    # Given a candidate the gate held, scored on the slice and its recent window
+    active = ModelVersionFactory(status="active", active_marker=True)
+    metrics = {"n": 40, "accuracy": 0.9, "weighted_f1": 0.88, "per_class": {}}
+    ModelVersionFactory(
+        name="candidate",
+        gate={
+            "promote": False,
+            "reasons": ["category 9101 F1 drops by 0.140"],
+            "candidate_metrics": metrics,
+            "active_metrics": {**metrics, "weighted_f1": 0.7},
+            "active_version": active.pk,
+            "recent": {
+                "n": 33,
+                "checked": True,
+                "since": "2026-11-20T10:00:00+00:00",
+                "candidate": {**metrics, "weighted_f1": 0.924},
+                "active": {**metrics, "weighted_f1": 0.63},
+            },
+        },
+    )
+    # When staff open the model versions page
+    html = client_logged_in_as(staff_user).get("/staff/models/").content.decode()
+    # Then the decision, its reasons and both comparisons are shown
+    assert "held for a staff decision" in html
+    assert "category 9101 F1 drops by 0.140" in html
+    assert "Evaluation slice (40 products never trained on)" in html
+    assert (
+        "Recent window (33 of those products, confirmed since 2026-11-20T10:00)" in html
+    )
+    assert "candidate weighted F1 0.924; active 0.630" in html
