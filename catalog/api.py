@@ -105,6 +105,41 @@ def _photo_check(photo, *, field: str) -> None:
         photo.seek(0)
 
 
+# --- Categories -----------------------------------------------------------------------
+
+
+class CategoryListApi(APIView):
+    """The taxonomy: the categories a product can be listed in (``category`` of
+    ``products/``). Retired ones (merged or withdrawn) only with ``?retired=true``."""
+
+    pagination_class = Pagination
+
+    class FilterSerializer(serializers.Serializer):
+        retired = serializers.BooleanField(required=False, default=False)
+
+    class OutputSerializer(serializers.ModelSerializer):
+        class Meta:
+            model = Category
+            fields = ["id", "code", "name", "active"]
+
+    @extend_schema(
+        summary="List categories",
+        parameters=[FilterSerializer],
+        responses=OutputSerializer(many=True),
+    )
+    def get(self, request):
+        filters = CategoryListApi.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        categories = category_list(
+            active_only=not filters.validated_data["retired"]
+        ).order_by("code")
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(categories, request, view=self)
+        return paginator.get_paginated_response(
+            CategoryListApi.OutputSerializer(page, many=True).data
+        )
+
+
 # --- Products -------------------------------------------------------------------------
 
 

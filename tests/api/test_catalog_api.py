@@ -326,3 +326,41 @@ def test_product_without_a_photo_has_none(api_as, seller, books):
     response = api_as(seller).get(f"/api/v1/products/{product.pk}/photo/")
     assert response.status_code == 404
     assert response.json()["error"]["message"] == "This product has no photo."
+
+
+# --- Categories ----------------------------------------------------------------------
+
+
+def test_categories_lists_the_active_taxonomy_by_code(api_as, seller):
+    CategoryFactory(code="B2", name="Jeux")
+    CategoryFactory(code="A1", name="Livres")
+    CategoryFactory(code="C3", name="Ancienne", active=False)
+
+    response = api_as(seller).get("/api/v1/categories/?page_size=100")
+
+    # (beside the 27 Rakuten types the migrations seed)
+    assert response.status_code == 200
+    codes = [c["code"] for c in response.json()["results"]]
+    assert codes == sorted(codes) and len(codes) == 29
+    assert "A1" in codes and "B2" in codes and "C3" not in codes
+    first = next(c for c in response.json()["results"] if c["code"] == "A1")
+    assert set(first) == {"id", "code", "name", "active"}
+    assert (first["name"], first["active"]) == ("Livres", True)
+
+
+def test_categories_include_retired_ones_on_request(api_as, seller):
+    CategoryFactory(code="C3", name="Ancienne", active=False)
+
+    response = api_as(seller).get("/api/v1/categories/?retired=true&page_size=200")
+
+    retired = [c for c in response.json()["results"] if c["code"] == "C3"]
+    assert retired == [
+        {"id": retired[0]["id"], "code": "C3", "name": "Ancienne", "active": False}
+    ]
+
+
+def test_categories_need_a_token_and_a_valid_filter(anonymous_client, api_as, seller):
+    assert anonymous_client.get("/api/v1/categories/").status_code == 401
+    response = api_as(seller).get("/api/v1/categories/?retired=maybe")
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"]["retired"]

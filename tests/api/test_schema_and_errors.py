@@ -13,6 +13,7 @@ API_PATHS = [
     "/api/v1/predict/",
     "/api/v1/products/",
     "/api/v1/products/proposal/",
+    "/api/v1/categories/",
     "/api/v1/products/{id}/",
     "/api/v1/products/{id}/photo/",
     "/api/v1/products/proposal/{id}/photo/",
