@@ -145,3 +145,26 @@ class DatasetResetForm(BootstrapFormMixin, forms.Form):
         label="I understand: the new-products count starts again from zero "
         "(no product is deleted).",
     )
+
+
+class CategoryMergeForm(BootstrapFormMixin, forms.Form):
+    """Fold one category into another (``ml.services.category_merge`` checks again)."""
+
+    source = forms.ModelChoiceField(
+        queryset=category_list().order_by("code"),
+        label="Merge this category",
+    )
+    target = forms.ModelChoiceField(
+        queryset=category_list().order_by("code"),
+        label="into this one",
+    )
+    confirm = forms.BooleanField(
+        label="I understand: its products move to the second category and it is "
+        "retired (kept, inactive); the next training learns the merged label set."
+    )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("source") and data.get("source") == data.get("target"):
+            self.add_error("target", "Choose another category to merge into.")
+        return data

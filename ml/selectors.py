@@ -2,7 +2,7 @@
 
 from datetime import datetime, timedelta
 
-from django.db.models import Max, QuerySet
+from django.db.models import Count, Max, QuerySet
 from django.utils import timezone
 
 from catalog.models import Category, Product
@@ -348,3 +348,22 @@ def alert_get(*, pk: int) -> Alert:
 
 def audit_event_list(*, limit: int = 200) -> QuerySet[AuditEvent]:
     return AuditEvent.objects.select_related("actor")[:limit]
+
+
+def taxonomy_overview() -> list[dict]:
+    """Every category (active first, then by code) with its products and
+    whether the active model can predict it (``known``; None without an active
+    model): the taxonomy page's table."""
+    active = model_version_get_active()
+    known = set(active.label_codes) if active else None
+    categories = Category.objects.annotate(
+        n_products=Count("products")
+    ).order_by("-active", "code")
+    return [
+        {
+            "category": category,
+            "products": category.n_products,
+            "known": None if known is None else category.code in known,
+        }
+        for category in categories
+    ]

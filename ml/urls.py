@@ -31,6 +31,7 @@ urlpatterns = [
         name="model_version_rollback",
     ),
     path("staff/datasets/", views.datasets, name="datasets"),
+    path("staff/categories/", views.categories, name="categories"),
     path(
         "staff/alerts/<int:pk>/acknowledge/",
         views.alert_update,

@@ -20,6 +20,7 @@ from catalog.forms import form_add_service_error
 from catalog.selectors import product_proposal_random
 from ml import selectors
 from ml.forms import (
+    CategoryMergeForm,
     DatasetResetForm,
     ListingForm,
     MetricsWindowForm,
@@ -32,6 +33,7 @@ from ml.services import (
     NoActiveModelError,
     alert_acknowledge,
     alert_resolve,
+    category_merge,
     dataset_reset,
     listing_create,
     model_version_activate,
@@ -372,6 +374,34 @@ def audit(request):
 
 
 # --- Staff: datasets -----------------------------------------------------------------
+
+
+@staff_required
+@require_http_methods(["GET", "POST"])
+def categories(request):
+    form = CategoryMergeForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        source, target = form.cleaned_data["source"], form.cleaned_data["target"]
+        try:
+            moved = category_merge(source=source, target=target, user=request.user)
+        except ApplicationError as exc:
+            form_add_service_error(form, exc)
+        else:
+            messages.success(
+                request,
+                f"{source} merged into {target}: {moved} products moved; "
+                f"{source.code} is retired.",
+            )
+            return redirect("ml:categories")
+    return render(
+        request,
+        "ml/categories.html",
+        {
+            "form": form,
+            "rows": selectors.taxonomy_overview(),
+            "active_version": selectors.model_version_get_active(),
+        },
+    )
 
 
 @staff_required
