@@ -356,9 +356,9 @@ def taxonomy_overview() -> list[dict]:
     model): the taxonomy page's table."""
     active = model_version_get_active()
     known = set(active.label_codes) if active else None
-    categories = Category.objects.annotate(
-        n_products=Count("products")
-    ).order_by("-active", "code")
+    categories = Category.objects.annotate(n_products=Count("products")).order_by(
+        "-active", "code"
+    )
     return [
         {
             "category": category,
