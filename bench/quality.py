@@ -49,6 +49,19 @@ def load(folder: Path) -> list[Sample]:
         ]
 
 
+def evaluation_items(samples: list[Sample]) -> list[dict]:
+    """Samples as ``ml.evaluation.evaluate_items`` reads them."""
+    return [
+        {
+            "title": s.title,
+            "description": s.description,
+            "image": s.image,
+            "label": s.label,
+        }
+        for s in samples
+    ]
+
+
 def tfidf_reference(train: list[Sample], test: list[Sample]) -> dict:
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.pipeline import make_pipeline, make_union
@@ -107,16 +120,7 @@ def run(name: str, folder: Path, args, work: Path) -> dict:
     train_seconds = time.perf_counter() - started
     bundle = save_bundle(result, root=work / "bundles")
     predictor = Predictor(bundle.path, bundle.sha256)
-    items = [
-        {
-            "title": s.title,
-            "description": s.description,
-            "image": s.image,
-            "label": s.label,
-        }
-        for s in test
-    ]
-    report = evaluate_items(predictor, items)
+    report = evaluate_items(predictor, evaluation_items(test))
     rows = {
         "tfidf_svm": reference,
         "text": report["branches"]["text"],

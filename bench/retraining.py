@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.quality import DATASETS, load  # noqa: E402
+from bench.quality import DATASETS, evaluation_items, load  # noqa: E402
 from ml.bundles import load_bundle, save_bundle  # noqa: E402
 from ml.datasets import replay_sample, stratified_split  # noqa: E402
 from ml.evaluation import evaluate_items  # noqa: E402
@@ -42,16 +42,8 @@ REPLAY_MIN_PER_LABEL = 5
 
 def score(result, test, work: Path, held_out: str) -> dict:
     bundle = save_bundle(result, root=work / "bundles")
-    items = [
-        {
-            "title": s.title,
-            "description": s.description,
-            "image": s.image,
-            "label": s.label,
-        }
-        for s in test
-    ]
-    report = evaluate_items(Predictor(bundle.path, bundle.sha256), items)
+    predictor = Predictor(bundle.path, bundle.sha256)
+    report = evaluate_items(predictor, evaluation_items(test))
     return {
         "weighted_f1": report["weighted_f1"],
         "accuracy": report["accuracy"],

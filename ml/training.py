@@ -749,6 +749,24 @@ def _report_fusion(run: _Run, weight: float, fused_f1: float) -> None:
         run.writer.add_scalar("fusion/val_weighted_f1", fused_f1, 0)
 
 
+def _branches_and_fusion(
+    run: _Run,
+    text_branch: Callable[[], _TextBranch],
+    image_branch: Callable[[], _ImageBranch | None],
+) -> tuple[_TextBranch, _ImageBranch | None, float, dict[str, Any]]:
+    """Train the text branch, then the image branch, choose the fusion weight and
+    measure; the TensorBoard writer is closed whatever happens."""
+    try:
+        text = text_branch()
+        image = image_branch()
+        weight, metrics = _fuse_and_measure(run, text, image)
+        _report_fusion(run, weight, metrics["fused"]["weighted_f1"])
+    finally:
+        if run.writer is not None:
+            run.writer.close()
+    return text, image, weight, metrics
+
+
 def _lineage(
     run: _Run,
     samples: Sequence[Sample],
@@ -805,18 +823,15 @@ def train_model(
     if len(labels) < 2:
         raise TrainingDataError("training needs at least two categories")
     run = _run_start(samples, label_of, labels, config, work_dir, progress, log_dir)
-    try:
-        text = _train_text_branch(run, samples)
-        image = (
+    text, image, weight, metrics = _branches_and_fusion(
+        run,
+        lambda: _train_text_branch(run, samples),
+        lambda: (
             _train_image_branch(run, samples, feature_cache)
             if config.backbone
             else None
-        )
-        weight, metrics = _fuse_and_measure(run, text, image)
-        _report_fusion(run, weight, metrics["fused"]["weighted_f1"])
-    finally:
-        if run.writer is not None:
-            run.writer.close()
+        ),
+    )
 
     lineage = _lineage(run, samples, label_of, text, image)
     run.timings["total_s"] = time.perf_counter() - started
@@ -1042,18 +1057,15 @@ def finetune_model(
         validate_on=new,
     )
     spec = bundle_backbone(base) if base.image_head is not None else None
-    try:
-        text = _finetune_text(run, samples, base)
-        image = (
+    text, image, weight, metrics = _branches_and_fusion(
+        run,
+        lambda: _finetune_text(run, samples, base),
+        lambda: (
             _finetune_image(run, samples, base, spec, feature_cache)
             if spec is not None
             else None
-        )
-        weight, metrics = _fuse_and_measure(run, text, image)
-        _report_fusion(run, weight, metrics["fused"]["weighted_f1"])
-    finally:
-        if run.writer is not None:
-            run.writer.close()
+        ),
+    )
 
     head, head_config, provenance, backbone_state = None, None, None, None
     if image is not None:
