@@ -495,14 +495,22 @@ class _ImageBranch:
     p_val: torch.Tensor  # [n_val, C], zero rows without photo
 
 
-def _train_text_branch(run: _Run, samples: Sequence[Sample]) -> _TextBranch:
-    config = run.config
+def _text_rows(
+    run: _Run, samples: Sequence[Sample]
+) -> tuple[list[str], torch.Tensor, list[int], list[int]]:
+    """Each sample's text, which have one, and the train and val rows that do."""
     texts = [product_text(sample.title, sample.description) for sample in samples]
     has_text = torch.tensor([bool(text) for text in texts], dtype=torch.bool)
     train = [i for i in run.train_idx if has_text[i]]
     val = [i for i in run.val_idx if has_text[i]]
     if not train or not val:
         raise TrainingDataError("training needs products with text in train and val")
+    return texts, has_text, train, val
+
+
+def _train_text_branch(run: _Run, samples: Sequence[Sample]) -> _TextBranch:
+    config = run.config
+    texts, has_text, train, val = _text_rows(run, samples)
     keys = ("max_length", "vocab_size", "min_frequency", "embed_dim", "hidden_size")
     fingerprint = _fingerprint(
         {
@@ -896,12 +904,7 @@ def _text_features(net: TextClassifier, ids: torch.Tensor) -> torch.Tensor:
 def _finetune_text(
     run: _Run, samples: Sequence[Sample], base: LoadedBundle
 ) -> _TextBranch:
-    texts = [product_text(sample.title, sample.description) for sample in samples]
-    has_text = torch.tensor([bool(text) for text in texts], dtype=torch.bool)
-    train = [i for i in run.train_idx if has_text[i]]
-    val = [i for i in run.val_idx if has_text[i]]
-    if not train or not val:
-        raise TrainingDataError("training needs products with text in train and val")
+    texts, has_text, train, val = _text_rows(run, samples)
     ids = encode_texts(base.tokenizer, texts, max_length=base.max_length)
     net = copy.deepcopy(base.text_net)
     net.classifier = _resized_linear(net.classifier, base.labels, run.labels)

@@ -16,25 +16,36 @@ from tests.web.factories import TRAINING_WORDS, jpeg_bytes
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def market_csv(tmp_path):
-    rng = random.Random(0)
-    path = tmp_path / "market.csv"
+def write_market_csv(path, *, per_category: int, seed: int, images=None):
+    """A generic CSV of ``per_category`` listings per training category, written with
+    its words; with ``images`` (a folder), each listing gets a photo of its
+    category's colour."""
+    colours = {"9101": (200, 30, 30), "9102": (30, 200, 30), "9103": (30, 30, 200)}
+    rng = random.Random(seed)
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["product_id", "title", "description", "category", "image"])
         for code, (_, words) in TRAINING_WORDS.items():
-            for i in range(30):
+            for i in range(per_category):
+                name = ""
+                if images is not None:
+                    name = f"{code}-{i}.jpg"
+                    (images / name).write_bytes(jpeg_bytes(colours[code]))
                 writer.writerow(
                     [
                         f"{code}-{i}",
                         " ".join(rng.sample(words, 3)),
                         " ".join(rng.sample(words, 4)),
                         code,
-                        "",
+                        name,
                     ]
                 )
     return path
+
+
+@pytest.fixture
+def market_csv(tmp_path):
+    return write_market_csv(tmp_path / "market.csv", per_category=30, seed=0)
 
 
 def test_label_noise_opens_an_alert_which_starts_a_gated_retraining(
@@ -97,25 +108,9 @@ def test_an_unseen_category_with_photos_is_learnt_by_fine_tuning(
     settings.ML_GATE_MIN_RECENT_PRODUCTS = 1
     images = tmp_path / "images"
     images.mkdir()
-    colours = {"9101": (200, 30, 30), "9102": (30, 200, 30), "9103": (30, 30, 200)}
-    rng = random.Random(1)
-    path = tmp_path / "market.csv"
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["product_id", "title", "description", "category", "image"])
-        for code, (_, words) in TRAINING_WORDS.items():
-            for i in range(24):
-                name = f"{code}-{i}.jpg"
-                (images / name).write_bytes(jpeg_bytes(colours[code]))
-                writer.writerow(
-                    [
-                        f"{code}-{i}",
-                        " ".join(rng.sample(words, 3)),
-                        " ".join(rng.sample(words, 4)),
-                        code,
-                        name,
-                    ]
-                )
+    path = write_market_csv(
+        tmp_path / "market.csv", per_category=24, seed=1, images=images
+    )
     out = tmp_path / "timeline.json"
     # When it is replayed with one category kept out of the initial slice
     call_command(

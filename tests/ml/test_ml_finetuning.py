@@ -47,15 +47,8 @@ def text_base(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def multimodal_base(tmp_path_factory):
-    root = tmp_path_factory.mktemp("multimodal-base")
-    cache = FeatureCache(root / "features")
-    result = train_model(
-        multimodal_samples(),
-        tiny_config(backbone="efficientnet_lite0"),
-        work_dir=root / "work",
-        feature_cache=cache,
-    )
+def multimodal_base(multimodal_run):
+    result, _, root = multimodal_run
     ref = save_bundle(result, root=root / "bundles")
     return load_bundle(ref.path), root
 

@@ -26,19 +26,6 @@ def text_run(tmp_path_factory):
     return result, events, root
 
 
-@pytest.fixture(scope="module")
-def multimodal_run(tmp_path_factory):
-    root = tmp_path_factory.mktemp("multimodal-run")
-    cache = FeatureCache(root / "features")
-    result = train_model(
-        multimodal_samples(),
-        tiny_config(backbone="efficientnet_lite0"),
-        work_dir=root / "work",
-        feature_cache=cache,
-    )
-    return result, cache, root
-
-
 def test_text_model_learns_the_keywords(text_run):
     result, _, _ = text_run
 
