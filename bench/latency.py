@@ -40,10 +40,11 @@ def rows(limit_per_category: int) -> list[dict]:
 
 
 def build_bundles(work: Path) -> dict[str, tuple[str, str]]:
-    from ml.bundles import save_bundle
-    from ml.datasets import Sample
-    from ml.features import FeatureCache
-    from ml.training import TrainingConfig, train_model
+    from ml.core.bundles import save_bundle
+    from ml.core.config import TrainingConfig
+    from ml.core.data import Sample
+    from ml.core.features import FeatureCache
+    from ml.core.pipeline import train_model
 
     samples = [
         Sample(
@@ -77,7 +78,7 @@ def build_bundles(work: Path) -> dict[str, tuple[str, str]]:
 
 def measure(bundle_path: str, sha256: str, with_photo: bool, repeats: int) -> dict:
     started = time.perf_counter()
-    from ml.inference import Predictor
+    from ml.core.inference import Predictor
 
     items = [
         {

@@ -23,14 +23,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ml.bundles import save_bundle  # noqa: E402
-from ml.datasets import Sample, stratified_split  # noqa: E402
-from ml.evaluation import evaluate_items  # noqa: E402
-from ml.features import FeatureCache  # noqa: E402
-from ml.inference import Predictor  # noqa: E402
-from ml.metrics import classification_metrics  # noqa: E402
-from ml.preprocessing import clean_text, product_text  # noqa: E402
-from ml.training import TrainingConfig, train_model  # noqa: E402
+from ml.core.bundles import save_bundle  # noqa: E402
+from ml.core.config import TrainingConfig  # noqa: E402
+from ml.core.data import Sample, stratified_split  # noqa: E402
+from ml.core.evaluation import evaluate_items  # noqa: E402
+from ml.core.features import FeatureCache  # noqa: E402
+from ml.core.inference import Predictor  # noqa: E402
+from ml.core.metrics import classification_metrics  # noqa: E402
+from ml.core.pipeline import train_model  # noqa: E402
+from ml.core.transforms import clean_text, product_text  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
 DATASETS = {"open": SHARED / "products-open", "flipkart": SHARED / "products-flipkart"}
@@ -50,7 +51,7 @@ def load(folder: Path) -> list[Sample]:
 
 
 def evaluation_items(samples: list[Sample]) -> list[dict]:
-    """Samples as ``ml.evaluation.evaluate_items`` reads them."""
+    """Samples as ``ml.core.evaluation.evaluate_items`` reads them."""
     return [
         {
             "title": s.title,

@@ -28,12 +28,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.quality import DATASETS, evaluation_items, load  # noqa: E402
-from ml.bundles import load_bundle, save_bundle  # noqa: E402
-from ml.datasets import replay_sample, stratified_split  # noqa: E402
-from ml.evaluation import evaluate_items  # noqa: E402
-from ml.features import FeatureCache  # noqa: E402
-from ml.inference import Predictor  # noqa: E402
-from ml.training import TrainingConfig, finetune_model, train_model  # noqa: E402
+from ml.core.bundles import load_bundle, save_bundle  # noqa: E402
+from ml.core.config import TrainingConfig  # noqa: E402
+from ml.core.data import replay_sample, stratified_split  # noqa: E402
+from ml.core.evaluation import evaluate_items  # noqa: E402
+from ml.core.features import FeatureCache  # noqa: E402
+from ml.core.finetune import finetune_model  # noqa: E402
+from ml.core.inference import Predictor  # noqa: E402
+from ml.core.pipeline import train_model  # noqa: E402
 
 INITIAL_FRACTION = 0.4
 REPLAY_FACTOR = 3

@@ -19,7 +19,7 @@ WINDOW_CHOICES += [(365, "1 year")]
 
 
 def _backbone_choices():
-    from ml.backbones import BACKBONES  # torch: imported when a form is built
+    from ml.core.backbones import BACKBONES  # torch: imported when a form is built
 
     return [(name, name) for name in BACKBONES]
 

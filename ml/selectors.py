@@ -47,7 +47,7 @@ def model_metrics_window(
     weighted_f1}] one row per day of the window, oldest first (metrics None on days
     without products). Rates are None when ``count`` is 0.
     """
-    from ml.metrics import classification_metrics, weighted_f1
+    from ml.core.metrics import classification_metrics, weighted_f1
 
     if days < 1:
         raise ApplicationError("The window must be at least one day.")
@@ -300,10 +300,10 @@ def model_version_evaluate_csv(
     *, version: ModelVersion, csv_path, images_dir=None, progress=None
 ) -> tuple[dict, list]:
     """Score a version on a generic-layout CSV without storing anything. Returns the
-    report (``ml.evaluation.evaluate_items``) and the rows that could not be read."""
+    report (``ml.core.evaluation.evaluate_items``) and the rows that could not be read."""
     from catalog.importers import ImportRow, RejectedRow, read_generic_csv
-    from ml.evaluation import evaluate_items
-    from ml.inference import get_predictor
+    from ml.core.evaluation import evaluate_items
+    from ml.core.inference import get_predictor
 
     items, rejected = [], []
     for row in read_generic_csv(csv_path, images_dir=images_dir):

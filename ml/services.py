@@ -77,7 +77,7 @@ def training_run_create(
 
 def training_parameters_clean(parameters: dict) -> dict:
     """Validate the user-facing training options; unknown keys are refused."""
-    from ml.backbones import BACKBONES
+    from ml.core.backbones import BACKBONES
 
     allowed = {"backbone", "text_only", "epochs", "activate", "allow_random_backbone"}
     unknown = set(parameters) - allowed
@@ -140,7 +140,7 @@ def training_samples_confirmed(
     many, topped up to ``REPLAY_MIN_PER_LABEL`` per label) in the label set: the
     active model's labels still active, plus the new products' labels.
     ``exclude_eval_slice`` leaves out the gate's evaluation slice."""
-    from ml.datasets import replay_sample
+    from ml.core.data import replay_sample
 
     products = Product.objects.filter(category__isnull=False, category__active=True)
     if exclude_eval_slice:
@@ -182,7 +182,7 @@ def training_samples_confirmed(
 
 def _samples(products) -> tuple[list, list[int]]:
     """Core ``Sample`` objects of ``products`` in pk order, and their pks."""
-    from ml.datasets import Sample
+    from ml.core.data import Sample
 
     media = Path(settings.MEDIA_ROOT)
     rows = products.order_by("pk").values_list(
@@ -215,10 +215,12 @@ def evaluation_slice_products():
 def training_run_execute(*, run_id: int, log: Callable[[str], None] | None = None):
     """Train for a queued run and register the result as a ready model version. Safe to
     call twice: a run that already finished is left alone."""
-    from ml.bundles import load_bundle, save_bundle
-    from ml.errors import MLError
-    from ml.features import FeatureCache
-    from ml.training import TrainingConfig, finetune_model, train_model
+    from ml.core.bundles import load_bundle, save_bundle
+    from ml.core.errors import MLError
+    from ml.core.features import FeatureCache
+    from ml.core.config import TrainingConfig
+    from ml.core.finetune import finetune_model
+    from ml.core.pipeline import train_model
 
     with transaction.atomic():
         run = TrainingRun.objects.select_for_update().get(pk=run_id)
@@ -566,8 +568,8 @@ def prediction_create(
 ) -> Prediction:
     """Ask the active model for the top-k categories and store the prediction with the
     version that made it."""
-    from ml.errors import MLError
-    from ml.inference import get_predictor
+    from ml.core.errors import MLError
+    from ml.core.inference import get_predictor
 
     version = selectors.model_version_get_active()
     if version is None:
@@ -1095,7 +1097,7 @@ def evaluation_slice_items() -> list[dict]:
 
 def _slice_predictions(version: ModelVersion, items: list[dict]) -> list[str]:
     """``version``'s top category for every item."""
-    from ml.inference import get_predictor
+    from ml.core.inference import get_predictor
 
     predictor = get_predictor(version.bundle_path, version.bundle_sha256)
     return [
@@ -1106,7 +1108,7 @@ def _slice_predictions(version: ModelVersion, items: list[dict]) -> list[str]:
 
 
 def _gate_metrics(truth: list[str], predicted: list[str]) -> dict:
-    from ml.metrics import classification_metrics
+    from ml.core.metrics import classification_metrics
 
     report = classification_metrics(
         truth, predicted, labels=sorted(set(truth) | set(predicted))
@@ -1143,7 +1145,7 @@ def model_version_gate(*, candidate: ModelVersion) -> GateDecision:
     default, 1, judges every one). A recent window of fewer than
     ``ML_GATE_MIN_RECENT_PRODUCTS`` products is reported, not checked. Each model
     predicts the slice once."""
-    from ml.errors import MLError
+    from ml.core.errors import MLError
 
     active = selectors.model_version_get_active()
     if active is None:

@@ -64,7 +64,7 @@ def marketplace_simulate(
     30 % of the products of the second half of the steps. ``backbone``: train
     text + image models on that backbone (the items' photos are listed with the
     products); ``None``: text only."""
-    from ml.metrics import classification_metrics
+    from ml.core.metrics import classification_metrics
 
     say = log or (lambda line: None)
     if drift not in DRIFTS:

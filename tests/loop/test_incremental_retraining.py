@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from catalog.models import Product
-from ml.bundles import load_bundle
+from ml.core.bundles import load_bundle
 from ml.models import AuditEvent, ModelVersion, TrainingRun
 from ml.services import training_run_scheduled_execute
 from tests.factories import CategoryFactory, ProductFactory

@@ -11,7 +11,7 @@ from django.db import connection
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
-from ml import training
+from ml.core import pipeline
 from ml.models import ModelVersion, TrainingRun
 from ml.services import (
     schedule_key_for,
@@ -27,13 +27,13 @@ from tests.loop.conftest import confirmed_catalogue
 def train_calls(monkeypatch):
     """Counts the core's ``train_model`` calls (the real one still runs)."""
     calls = []
-    real = training.train_model
+    real = pipeline.train_model
 
     def counting(*args, **kwargs):
         calls.append(kwargs.get("work_dir"))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(training, "train_model", counting)
+    monkeypatch.setattr(pipeline, "train_model", counting)
     return calls
 
 
@@ -196,14 +196,14 @@ def test_an_attempt_superseded_by_a_requeue_registers_nothing(
     # Given a queued run whose worker is declared dead while it trains
     confirmed_catalogue(training_categories, per_category=12, seed=0)
     run, _ = training_run_schedule(kind="full")
-    real = training.train_model
+    real = pipeline.train_model
 
     def requeued_meanwhile(*args, **kwargs):
         result = real(*args, **kwargs)
         TrainingRun.objects.filter(pk=run.pk).update(status="queued", attempts=1)
         return result
 
-    monkeypatch.setattr(training, "train_model", requeued_meanwhile)
+    monkeypatch.setattr(pipeline, "train_model", requeued_meanwhile)
     # When the old attempt finishes
     result = training_run_execute(run_id=run.pk)
     # Then it registers no version and leaves the run to the new attempt
@@ -226,7 +226,7 @@ def test_a_long_epoch_keeps_the_heartbeat_fresh(
     confirmed_catalogue(training_categories, per_category=4, seed=0)
     run, _ = training_run_schedule(kind="full")
     beats = []
-    real = training.train_model
+    real = pipeline.train_model
 
     def silent_then_train(*args, **kwargs):
         started = TrainingRun.objects.get(pk=run.pk).heartbeat_at
@@ -234,7 +234,7 @@ def test_a_long_epoch_keeps_the_heartbeat_fresh(
         beats.append(TrainingRun.objects.get(pk=run.pk).heartbeat_at > started)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(training, "train_model", silent_then_train)
+    monkeypatch.setattr(pipeline, "train_model", silent_then_train)
     # When the run trains, then its heartbeat moved on during the silent stretch
     assert training_run_execute(run_id=run.pk).status == "succeeded"
     assert beats == [True]

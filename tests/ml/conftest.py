@@ -2,8 +2,8 @@
 
 import pytest
 
-from ml.features import FeatureCache
-from ml.training import train_model
+from ml.core.features import FeatureCache
+from ml.core.pipeline import train_model
 from tests.ml.ml_core_samples import multimodal_samples, tiny_config
 
 

@@ -7,8 +7,8 @@ import random
 
 from PIL import Image
 
-from ml.datasets import Sample
-from ml.training import TrainingConfig
+from ml.core.config import TrainingConfig
+from ml.core.data import Sample
 
 KEYWORDS = {
     "books": ["roman", "livre", "poche"],
@@ -97,9 +97,9 @@ def handmade_result(
     """An untrained but complete ``TrainingResult`` (no training needed)."""
     import torch
 
-    from ml.nets import image_head, text_classifier
-    from ml.preprocessing import preprocessing_config, train_tokenizer
-    from ml.training import TrainingResult
+    from ml.core.config import TrainingResult
+    from ml.core.networks import image_head, text_classifier
+    from ml.core.transforms import preprocessing_config, train_tokenizer
 
     torch.manual_seed(seed)
     labels = sorted(KEYWORDS)

@@ -3,14 +3,14 @@
 import pytest
 import torch
 
-from ml.backbones import (
+from ml.core.backbones import (
     BACKBONES,
     VGG16Features,
     build_backbone,
     state_dict_sha256,
     vgg16_hub_cache_path,
 )
-from ml.errors import PretrainedWeightsUnavailableError
+from ml.core.errors import PretrainedWeightsUnavailableError
 
 
 @pytest.fixture

@@ -6,10 +6,10 @@ import shutil
 import pytest
 import torch
 
-from ml.backbones import build_backbone
-from ml.bundles import load_bundle, save_bundle, verify_bundle
-from ml.errors import BundleIntegrityError
-from ml.preprocessing import encode_texts
+from ml.core.backbones import build_backbone
+from ml.core.bundles import load_bundle, save_bundle, verify_bundle
+from ml.core.errors import BundleIntegrityError
+from ml.core.transforms import encode_texts
 from tests.ml.ml_core_samples import handmade_result
 
 

@@ -1,6 +1,6 @@
 """Split, lineage hash and class counts."""
 
-from ml.datasets import (
+from ml.core.data import (
     Sample,
     class_counts,
     dataset_hash,

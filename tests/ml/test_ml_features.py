@@ -4,9 +4,9 @@ import pytest
 import torch
 from torch import nn
 
-from ml.backbones import BackboneSpec
-from ml.errors import InvalidImageError
-from ml.features import FeatureCache, extract_features, image_digest
+from ml.core.backbones import BackboneSpec
+from ml.core.errors import InvalidImageError
+from ml.core.features import FeatureCache, extract_features, image_digest
 from tests.ml.ml_core_samples import photo_bytes
 
 

@@ -5,12 +5,13 @@ import random
 import pytest
 import torch
 
-from ml.bundles import load_bundle, save_bundle
-from ml.datasets import Sample
-from ml.errors import TrainingDataError
-from ml.features import FeatureCache
-from ml.inference import Predictor
-from ml.training import finetune_model, train_model
+from ml.core.bundles import load_bundle, save_bundle
+from ml.core.data import Sample
+from ml.core.errors import TrainingDataError
+from ml.core.features import FeatureCache
+from ml.core.finetune import finetune_model
+from ml.core.inference import Predictor
+from ml.core.pipeline import train_model
 from tests.ml.ml_core_samples import (
     COLOURS,
     FILLER,

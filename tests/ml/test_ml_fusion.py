@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from ml.fusion import DEFAULT_GRID, choose_fusion_weight, fuse
+from ml.core.fusion import DEFAULT_GRID, choose_fusion_weight, fuse
 
 
 def test_default_grid_is_0_to_1_by_005():

@@ -5,18 +5,18 @@ import threading
 import pytest
 import torch
 
-import ml.inference
-from ml.backbones import build_backbone
-from ml.bundles import save_bundle
-from ml.errors import (
+import ml.core.inference
+from ml.core.backbones import build_backbone
+from ml.core.bundles import save_bundle
+from ml.core.errors import (
     BundleIntegrityError,
     EmptyInputError,
     InvalidImageError,
     PretrainedWeightsUnavailableError,
 )
-from ml.inference import Predictor, clear_predictor_cache, get_predictor
-from ml.preprocessing import image_tensor, open_image
-from ml.training import train_model
+from ml.core.inference import Predictor, clear_predictor_cache, get_predictor
+from ml.core.pipeline import train_model
+from ml.core.transforms import image_tensor, open_image
 from tests.ml.ml_core_samples import (
     handmade_result,
     photo_bytes,
@@ -60,13 +60,13 @@ def text_bundle(tmp_path_factory):
 def count_loads(monkeypatch):
     clear_predictor_cache()
     calls = []
-    real = ml.inference.load_bundle
+    real = ml.core.inference.load_bundle
 
     def counting(*args, **kwargs):
         calls.append(args)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(ml.inference, "load_bundle", counting)
+    monkeypatch.setattr(ml.core.inference, "load_bundle", counting)
     yield calls
     clear_predictor_cache()
 

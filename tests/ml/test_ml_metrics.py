@@ -2,7 +2,7 @@
 
 import pytest
 
-from ml.metrics import classification_metrics
+from ml.core.metrics import classification_metrics
 
 
 def test_classification_metrics_exact_values():

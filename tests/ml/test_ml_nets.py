@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from ml.nets import image_head, text_classifier
+from ml.core.networks import image_head, text_classifier
 
 
 @pytest.mark.parametrize("pooling", ["last", "max"])

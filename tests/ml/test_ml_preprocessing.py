@@ -8,8 +8,8 @@ import pytest
 import torch
 from PIL import Image
 
-from ml.errors import InvalidImageError
-from ml.preprocessing import (
+from ml.core.errors import InvalidImageError
+from ml.core.transforms import (
     IMAGE_SIZE,
     clean_text,
     encode_texts,

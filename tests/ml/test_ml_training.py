@@ -3,11 +3,11 @@
 import pytest
 import torch
 
-import ml.backbones
-from ml.datasets import Sample
-from ml.errors import TrainingDataError
-from ml.features import FeatureCache
-from ml.training import train_model
+import ml.core.backbones
+from ml.core.data import Sample
+from ml.core.errors import TrainingDataError
+from ml.core.features import FeatureCache
+from ml.core.pipeline import train_model
 from tests.ml.ml_core_samples import multimodal_samples, text_samples, tiny_config
 
 
@@ -131,10 +131,10 @@ def test_retraining_reads_every_feature_from_the_cache(multimodal_run, tmp_path)
 
 
 def test_random_backbone_needs_permission(monkeypatch, tmp_path):
-    monkeypatch.setattr(ml.backbones, "_efficientnet_package_path", lambda: None)
+    monkeypatch.setattr(ml.core.backbones, "_efficientnet_package_path", lambda: None)
     samples = multimodal_samples(6)
 
-    with pytest.raises(ml.backbones.PretrainedWeightsUnavailableError):
+    with pytest.raises(ml.core.backbones.PretrainedWeightsUnavailableError):
         train_model(
             samples,
             tiny_config(backbone="efficientnet_lite0", epochs=1),

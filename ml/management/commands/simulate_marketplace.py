@@ -4,7 +4,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from catalog.importers import ImportRow, read_generic_csv
-from ml.backbones import BACKBONES
+from ml.core.backbones import BACKBONES
 from ml.simulation import DRIFTS, MarketItem, marketplace_simulate
 from rakuten.celery import app
 from rakuten.exceptions import ApplicationError

@@ -3,7 +3,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from ml.backbones import BACKBONES
+from ml.core.backbones import BACKBONES
 from ml.services import (
     TrainingFailedError,
     training_run_create,

@@ -29,7 +29,7 @@ import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import tokenizers
 import torch
@@ -37,14 +37,12 @@ import torchvision
 import transformers
 from transformers import PreTrainedTokenizerFast
 
-from ml.backbones import BACKBONES, BackboneSpec, build_backbone, state_dict_sha256
-from ml.errors import BundleIntegrityError, PretrainedWeightsUnavailableError
-from ml.fusion import DEFAULT_GRID
-from ml.nets import ImageHead, TextClassifier, image_head, text_classifier
-from ml.preprocessing import load_tokenizer, save_tokenizer
-
-if TYPE_CHECKING:
-    from ml.training import TrainingResult
+from ml.core.backbones import BACKBONES, BackboneSpec, build_backbone, state_dict_sha256
+from ml.core.config import TrainingResult
+from ml.core.errors import BundleIntegrityError, PretrainedWeightsUnavailableError
+from ml.core.fusion import DEFAULT_GRID
+from ml.core.networks import ImageHead, TextClassifier, image_head, text_classifier
+from ml.core.transforms import TRANSFORMS_VERSION, load_tokenizer, save_tokenizer
 
 __all__ = [
     "FORMAT_VERSION",
@@ -135,13 +133,13 @@ def _metadata(result: TrainingResult, extra: dict[str, Any]) -> dict[str, Any]:
         "labels": list(result.labels),
         "networks": {
             "text": {
-                "builder": "ml.nets.text_classifier",
+                "builder": "ml.core.networks.text_classifier",
                 "config": result.text_net_config,
                 "file": "text_net.pt",
             },
             "image_head": (
                 {
-                    "builder": "ml.nets.image_head",
+                    "builder": "ml.core.networks.image_head",
                     "config": result.image_head_config,
                     "file": "image_head.pt",
                 }
@@ -306,6 +304,13 @@ def load_bundle(path: Path, *, expected_sha256: str | None = None) -> LoadedBund
         if version != FORMAT_VERSION:
             raise BundleIntegrityError(
                 f"bundle {path.name}: unsupported format version {version!r}"
+            )
+        # Bundles written before transforms were versioned used version 1's transforms.
+        transforms = metadata["preprocessing"].get("version", 1)
+        if transforms != TRANSFORMS_VERSION:
+            raise BundleIntegrityError(
+                f"bundle {path.name}: made with transforms version {transforms}, "
+                f"this code serves version {TRANSFORMS_VERSION}: retrain the model"
             )
         networks = metadata["networks"]
         text_net = text_classifier(**networks["text"]["config"])

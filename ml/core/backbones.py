@@ -30,8 +30,8 @@ from torchvision.models import VGG16_Weights
 from torchvision.models.vgg import cfgs as vgg_cfgs
 from torchvision.models.vgg import make_layers
 
-from ml.errors import TORCH_LOAD_ERRORS, PretrainedWeightsUnavailableError
-from ml.preprocessing import IMAGENET_MEAN, IMAGENET_STD
+from ml.core.errors import TORCH_LOAD_ERRORS, PretrainedWeightsUnavailableError
+from ml.core.transforms import IMAGENET_MEAN, IMAGENET_STD
 
 __all__ = [
     "BACKBONES",

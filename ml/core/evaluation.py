@@ -5,8 +5,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ml.inference import Predictor
-from ml.metrics import classification_metrics
+from ml.core.inference import Predictor
+from ml.core.metrics import classification_metrics
 
 
 def evaluate_items(

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import torch
 
-from ml.metrics import weighted_f1
+from ml.core.metrics import weighted_f1
 
 __all__ = ["DEFAULT_GRID", "fuse", "choose_fusion_weight"]
 

@@ -1,7 +1,7 @@
 """Text and image preprocessing shared by training and serving.
 
-Training (:mod:`ml.training`, :mod:`ml.features`) and serving
-(:mod:`ml.inference`) call exactly these functions, so a product is turned into
+Training (:mod:`ml.core.pipeline`, :mod:`ml.core.features`) and serving
+(:mod:`ml.core.inference`) call exactly these functions, so a product is turned into
 tensors the same way in both places.
 """
 
@@ -28,7 +28,7 @@ from tokenizers import (
 from torchvision import transforms
 from transformers import PreTrainedTokenizerFast
 
-from ml.errors import InvalidImageError
+from ml.core.errors import InvalidImageError
 
 __all__ = [
     "PAD_TOKEN",
@@ -50,6 +50,7 @@ __all__ = [
     "open_image",
     "image_tensor",
     "preprocessing_config",
+    "TRANSFORMS_VERSION",
 ]
 
 PAD_TOKEN = "[PAD]"
@@ -235,7 +236,7 @@ def _to_rgb(img: Image.Image) -> Image.Image:
 def open_image(source: ImageSource) -> Image.Image | None:
     """Decode ``source`` into an RGB :class:`PIL.Image.Image`; ``None`` stays ``None``.
 
-    EXIF orientation is applied. Raises :class:`~ml.errors.InvalidImageError` on
+    EXIF orientation is applied. Raises :class:`~ml.core.errors.InvalidImageError` on
     unreadable or undecodable data.
     """
     data = read_image_bytes(source)
@@ -255,9 +256,16 @@ def image_tensor(img: Image.Image) -> torch.Tensor:
     return _TRANSFORM(img)
 
 
+# Bump when clean_text, product_text, the tokenizer's normaliser or the image transform
+# change what a network sees: a bundle made with another version is refused on load,
+# since serving it would feed its networks inputs they were not trained on.
+TRANSFORMS_VERSION = 1
+
+
 def preprocessing_config(*, max_length: int = MAX_LENGTH) -> dict:
     """Describe the preprocessing (stored in bundles so serving can check it)."""
     return {
+        "version": TRANSFORMS_VERSION,
         "text": "clean_text(title) + ' ' + clean_text(description)",
         "tokenizer": "BPE, lowercase, strip accents",
         "max_length": max_length,

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from sklearn.model_selection import train_test_split
 
-from ml.errors import InvalidImageError
-from ml.preprocessing import ImageSource, read_image_bytes
+from ml.core.errors import InvalidImageError
+from ml.core.transforms import ImageSource, read_image_bytes
 
 __all__ = [
     "Sample",

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import torch
 
-from ml.backbones import BackboneSpec
-from ml.errors import TORCH_LOAD_ERRORS, InvalidImageError
-from ml.preprocessing import ImageSource, image_tensor, open_image, read_image_bytes
+from ml.core.backbones import BackboneSpec
+from ml.core.errors import TORCH_LOAD_ERRORS, InvalidImageError
+from ml.core.transforms import ImageSource, image_tensor, open_image, read_image_bytes
 
 __all__ = ["FeatureCache", "extract_features", "image_digest"]
 
@@ -94,7 +94,7 @@ def extract_features(
         batch_size: images per backbone forward pass.
         progress: called as ``progress(done, total)`` while going through images.
         skip_invalid: treat unreadable / undecodable images as missing instead
-            of raising :class:`~ml.errors.InvalidImageError`.
+            of raising :class:`~ml.core.errors.InvalidImageError`.
 
     Returns:
         ``(features, has_image)``: ``Tensor[N, feature_dim]`` (float32, zeros

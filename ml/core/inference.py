@@ -20,13 +20,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from ml.bundles import LoadedBundle, bundle_backbone, load_bundle
-from ml.errors import (
+from ml.core.bundles import LoadedBundle, bundle_backbone, load_bundle
+from ml.core.errors import (
     EmptyInputError,
     MLError,
 )
-from ml.fusion import fuse
-from ml.preprocessing import (
+from ml.core.fusion import fuse
+from ml.core.transforms import (
     IMAGE_SIZE,
     ImageSource,
     encode_texts,

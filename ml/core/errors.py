@@ -1,7 +1,7 @@
 """Domain exceptions of the ML core.
 
-The public functions of :mod:`ml.inference`, :mod:`ml.bundles`,
-:mod:`ml.backbones` and :mod:`ml.training` raise these instead of letting
+The public functions of :mod:`ml.core.inference`, :mod:`ml.core.bundles`,
+:mod:`ml.core.backbones` and :mod:`ml.core.pipeline` raise these instead of letting
 torch / PIL / tokenizers exceptions leak, so callers (views, tasks) can map
 them to user-facing messages.
 """

@@ -1,7 +1,7 @@
 """Networks: the text classifier and the image classification head.
 
 Both return logits; probabilities are ``softmax(logits, dim=-1)`` (done by
-:func:`ml.training.evaluate` and :class:`ml.inference.Predictor`), which keeps
+:func:`ml.core.pipeline.evaluate` and :class:`ml.core.inference.Predictor`), which keeps
 ``CrossEntropyLoss`` numerically stable during training.
 """
 
@@ -28,7 +28,7 @@ class TextClassifier(nn.Module):
     """Embedding -> bidirectional GRU -> dropout -> linear.
 
     Input is a right-padded ``LongTensor[B, T]`` (as produced by
-    :func:`ml.preprocessing.encode_texts`).
+    :func:`ml.core.transforms.encode_texts`).
 
     The two GRU directions are two single-direction ``nn.GRU``: the forward one
     reads the tokens, the backward one reads each text's tokens reversed (pads
