@@ -3,7 +3,15 @@ from django.db import models
 
 # Apps whose every permission the staff role holds.
 STAFF_APP_LABELS = frozenset(
-    {"accounts", "catalog", "ml", "django_celery_beat", "django_celery_results", "axes"}
+    {
+        "accounts",
+        "audit",
+        "catalog",
+        "ml",
+        "django_celery_beat",
+        "django_celery_results",
+        "axes",
+    }
 )
 
 

@@ -25,7 +25,7 @@ from catalog.selectors import (
     product_get_visible_to,
     product_list_visible_to,
 )
-from catalog.services import product_delete, product_update
+from catalog.services.products import product_delete, product_update
 from rakuten.drf import Pagination
 
 # --- Photos: multipart ``image`` or JSON ``image_base64`` -----------------------------

@@ -60,5 +60,14 @@ def product_proposal_random() -> Product | None:
     return pool[random.randrange(count)]
 
 
+def proposal_get(*, pk: int) -> Product:
+    """A product of the unlabelled pool, proposed to try the model on; any other
+    product (a seller's listing, a labelled import) is "not found"."""
+    try:
+        return unlabelled_pool().get(pk=pk)
+    except Product.DoesNotExist as exc:
+        raise NotFoundError("No such product in the unlabelled pool.") from exc
+
+
 def _reads_all(user) -> bool:
     return user.is_superuser or user.role in (User.Role.STAFF, User.Role.INTEGRATOR)

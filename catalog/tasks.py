@@ -1,6 +1,10 @@
+"""Celery tasks of the catalog app: thin, they call one service."""
+
 from pathlib import Path
 
 from celery import shared_task
+
+from catalog.services.imports import products_import_generic_csv
 
 
 @shared_task(name="catalog.import_generic_csv")
@@ -8,8 +12,6 @@ def import_generic_csv(
     csv_path: str, images_dir: str | None = None, create_categories: bool = False
 ) -> dict:
     """Import a generic-layout CSV on a worker; returns the summary counts."""
-    from catalog.services import products_import_generic_csv
-
     summary = products_import_generic_csv(
         csv_path=Path(csv_path),
         images_dir=Path(images_dir) if images_dir else None,

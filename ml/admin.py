@@ -7,7 +7,6 @@ from django.utils.html import format_html_join
 
 from ml.models import (
     Alert,
-    AuditEvent,
     DatasetReset,
     MetricSnapshot,
     ModelActivation,
@@ -15,12 +14,9 @@ from ml.models import (
     Prediction,
     TrainingRun,
 )
-from ml.services import (
-    alert_acknowledge,
-    alert_resolve,
-    model_version_activate,
-    training_run_create,
-)
+from ml.services.model_versions import model_version_activate
+from ml.services.monitoring import alert_acknowledge, alert_resolve
+from ml.services.training_runs import training_run_create
 from rakuten.exceptions import ApplicationError
 
 # Options a finished run's parameters may pass on to a new run (the rest, such as
@@ -259,19 +255,3 @@ class AlertAdmin(ReadOnlyAdmin):
         for alert in alerts:
             alert_resolve(alert=alert, user=request.user)
         self.message_user(request, f"{len(alerts)} alert(s) resolved.")
-
-
-@admin.register(AuditEvent)
-class AuditEventAdmin(ReadOnlyAdmin):
-    list_display = (
-        "created_at",
-        "actor",
-        "verb",
-        "object_type",
-        "object_id",
-        "message",
-    )
-    list_filter = ("verb", "object_type")
-    search_fields = ("message", "object_id", "actor__username")
-    list_select_related = ("actor",)
-    date_hierarchy = "created_at"

@@ -24,26 +24,17 @@ from catalog.api import (
     photo_url,
 )
 from catalog.models import Product
-from catalog.selectors import category_list, product_proposal_random
+from catalog.selectors import category_list, product_proposal_random, proposal_get
+from catalog.services.listings import listing_create
 from ml.models import ModelVersion, TrainingRun
-from ml.selectors import (
-    metric_snapshot_list,
-    model_metrics_window,
-    model_version_list,
-    prediction_get_unused,
-    proposal_get,
-    training_run_get,
-    training_run_list,
-)
-from ml.services import (
-    NoActiveModelError,
-    dataset_reset,
-    listing_create,
-    model_version_activate,
-    model_version_rollback,
-    prediction_create,
-    training_run_create,
-)
+from ml.selectors.model_versions import model_version_list
+from ml.selectors.monitoring import metric_snapshot_list, model_metrics_window
+from ml.selectors.predictions import prediction_get_unused
+from ml.selectors.training_runs import training_run_get, training_run_list
+from ml.services.datasets import dataset_reset
+from ml.services.model_versions import model_version_activate, model_version_rollback
+from ml.services.predictions import NoActiveModelError, prediction_create
+from ml.services.training_runs import training_run_create
 from rakuten.drf import Pagination
 
 

@@ -5,7 +5,7 @@ from functools import partial
 
 
 def _unresolved_alerts() -> list:
-    from ml.selectors import alert_list_unresolved
+    from ml.selectors.monitoring import alert_list_unresolved
 
     return list(alert_list_unresolved()[:5])
 

@@ -17,17 +17,14 @@ from django.core.files.base import ContentFile
 from accounts.models import User
 from accounts.services import user_create
 from catalog.models import Category, Product
-from catalog.services import product_create
-from ml import selectors
+from catalog.services.listings import listing_create
+from catalog.services.products import product_create
 from ml.models import Alert, ModelActivation, TrainingRun
-from ml.services import (
-    listing_create,
-    model_monitoring_run,
-    prediction_create,
-    training_run_create,
-    training_run_execute,
-    training_run_scheduled_execute,
-)
+from ml.selectors.model_versions import model_version_get_active
+from ml.services.monitoring import model_monitoring_run
+from ml.services.predictions import prediction_create
+from ml.services.scheduling import training_run_scheduled_execute
+from ml.services.training_runs import training_run_create, training_run_execute
 from rakuten.exceptions import ApplicationError
 
 DRIFTS = ("none", "unseen-category", "label-noise")
@@ -182,7 +179,7 @@ def marketplace_simulate(
             if real
             else None
         )
-        active = selectors.model_version_get_active()
+        active = model_version_get_active()
         entry = {
             "step": step,
             "active_version": active.pk if active else None,

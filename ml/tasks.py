@@ -1,4 +1,13 @@
+"""Celery tasks of the ml app: thin, they take primary keys and call one service."""
+
 from celery import shared_task
+
+from ml.services.monitoring import model_monitoring_run
+from ml.services.scheduling import (
+    training_run_scheduled_execute,
+    training_runs_requeue_stale,
+)
+from ml.services.training_runs import TrainingFailedError, training_run_execute
 
 # Training is long and CPU-heavy: its own queue (routed in settings), late
 # acknowledgement, and limits so a stuck run cannot hold a worker forever.
@@ -13,8 +22,6 @@ TRAINING_TIME_LIMIT = TRAINING_SOFT_TIME_LIMIT + 300
     time_limit=TRAINING_TIME_LIMIT,
 )
 def training_run_execute_task(run_id: int) -> int:
-    from ml.services import TrainingFailedError, training_run_execute
-
     try:
         run = training_run_execute(run_id=run_id)
     except TrainingFailedError:
@@ -31,8 +38,6 @@ def training_run_execute_task(run_id: int) -> int:
 def retraining_scheduled_task(kind: str, schedule_key: str | None = None) -> int:
     """Beat's weekly (incremental) and monthly (full) retraining; one run per schedule
     window however often the message is delivered."""
-    from ml.services import TrainingFailedError, training_run_scheduled_execute
-
     try:
         run = training_run_scheduled_execute(kind=kind, schedule_key=schedule_key)
     except TrainingFailedError:
@@ -43,14 +48,10 @@ def retraining_scheduled_task(kind: str, schedule_key: str | None = None) -> int
 @shared_task(name="ml.tasks.metrics_snapshot")
 def metrics_snapshot_task(days: int | None = None) -> list[int]:
     """Beat's daily snapshot of the live metrics, and the alerts it opens."""
-    from ml.services import model_monitoring_run
-
     return [alert.pk for alert in model_monitoring_run(days=days)]
 
 
 @shared_task(name="ml.tasks.training_runs_requeue_stale")
 def training_runs_requeue_stale_task() -> dict:
     """Queue again the runs whose worker died (no heartbeat)."""
-    from ml.services import training_runs_requeue_stale
-
     return training_runs_requeue_stale()

@@ -16,9 +16,11 @@ from django.views.decorators.http import (
     require_POST,
 )
 
+from audit.selectors import audit_event_list
 from catalog.forms import form_add_service_error
-from catalog.selectors import product_proposal_random
-from ml import selectors
+from catalog.selectors import product_proposal_random, proposal_get
+from catalog.services.listings import listing_create
+from catalog.services.taxonomy import category_merge
 from ml.forms import (
     CategoryMergeForm,
     DatasetResetForm,
@@ -29,18 +31,33 @@ from ml.forms import (
     TrainingRunForm,
 )
 from ml.models import ModelVersion
-from ml.services import (
-    NoActiveModelError,
-    alert_acknowledge,
-    alert_resolve,
-    category_merge,
-    dataset_reset,
-    listing_create,
-    model_version_activate,
-    model_version_rollback,
-    prediction_create,
-    training_run_create,
+from ml.selectors.datasets import (
+    dataset_cutoff,
+    dataset_new_products,
+    dataset_reset_list,
 )
+from ml.selectors.model_versions import (
+    model_activation_list,
+    model_version_compare,
+    model_version_get,
+    model_version_get_active,
+    model_version_list,
+    taxonomy_overview,
+)
+from ml.selectors.monitoring import (
+    alert_get,
+    alert_list_unresolved,
+    metric_snapshot_list,
+    model_metrics_window,
+    model_score_recent,
+)
+from ml.selectors.predictions import prediction_get_unused
+from ml.selectors.training_runs import training_run_get, training_run_list
+from ml.services.datasets import dataset_reset
+from ml.services.model_versions import model_version_activate, model_version_rollback
+from ml.services.monitoring import alert_acknowledge, alert_resolve
+from ml.services.predictions import NoActiveModelError, prediction_create
+from ml.services.training_runs import training_run_create
 from rakuten.exceptions import ApplicationError, NotFoundError
 
 
@@ -99,8 +116,8 @@ def listing_create_view(request):
             "proposal": proposal,
             "prediction": _prediction_to_show(request, form),
             "selected": _selected_suggestion(form),
-            "active_model": selectors.model_version_get_active(),
-            "score": selectors.model_score_recent(),
+            "active_model": model_version_get_active(),
+            "score": model_score_recent(),
         },
     )
 
@@ -157,14 +174,14 @@ def _proposal_initial(proposal) -> dict:
 
 def _proposal_or_404(pk):
     try:
-        return selectors.proposal_get(pk=pk)
+        return proposal_get(pk=pk)
     except NotFoundError as exc:
         raise Http404(exc.message) from exc
 
 
 def _proposal_or_none(pk):
     try:
-        return selectors.proposal_get(pk=int(pk)) if pk else None
+        return proposal_get(pk=int(pk)) if pk else None
     except (NotFoundError, ValueError):
         return None
 
@@ -192,7 +209,7 @@ def _prediction_to_show(request, form):
     """Show the suggestions again when the form comes back with an error."""
     pk = form["prediction"].value()
     try:
-        return selectors.prediction_get_unused(pk=int(pk), user=request.user)
+        return prediction_get_unused(pk=int(pk), user=request.user)
     except (TypeError, ValueError):
         return None
 
@@ -213,7 +230,7 @@ def _selected_suggestion(form) -> str:
 def performance(request):
     form = MetricsWindowForm(request.GET or None)
     days = form.cleaned_data["days"] if form.is_valid() else 30
-    metrics = selectors.model_metrics_window(days=days)
+    metrics = model_metrics_window(days=days)
     return render(
         request,
         "ml/performance.html",
@@ -222,9 +239,9 @@ def performance(request):
             "days": days,
             "metrics": metrics,
             "heatmap": _heatmap(metrics),
-            "active_model": selectors.model_version_get_active(),
-            "snapshots": selectors.metric_snapshot_list(),
-            "alerts": selectors.alert_list_unresolved(),
+            "active_model": model_version_get_active(),
+            "snapshots": metric_snapshot_list(),
+            "alerts": alert_list_unresolved(),
         },
     )
 
@@ -234,7 +251,7 @@ def performance(request):
 def alert_update(request, pk: int, action: str):
     """Acknowledge or resolve an alert (the buttons of the performance page)."""
     try:
-        alert = selectors.alert_get(pk=pk)
+        alert = alert_get(pk=pk)
     except NotFoundError as exc:
         raise Http404(exc.message) from exc
     service = {"acknowledge": alert_acknowledge, "resolve": alert_resolve}[action]
@@ -291,7 +308,7 @@ def training(request):
         "ml/training.html",
         {
             "form": form,
-            "runs": selectors.training_run_list(),
+            "runs": training_run_list(),
             "artifacts_dir": settings.ML_ARTIFACTS_DIR,
         },
     )
@@ -302,7 +319,7 @@ def training(request):
 def training_progress(request, pk: int):
     """The progress partial of one run, polled every 2 s while it runs."""
     try:
-        run = selectors.training_run_get(pk=pk)
+        run = training_run_get(pk=pk)
     except NotFoundError as exc:
         raise Http404(exc.message) from exc
     return render(request, "ml/_training_progress.html", {"run": run})
@@ -316,7 +333,7 @@ def training_progress(request, pk: int):
 def model_versions(request):
     form = ModelCompareForm(request.GET or None)
     chosen = list(form.cleaned_data["compare"]) if form.is_valid() else []
-    versions = list(selectors.model_version_list())
+    versions = list(model_version_list())
     if not chosen:
         # By default, compare the active version with the newest other one.
         active = [v for v in versions if v.status == ModelVersion.Status.ACTIVE]
@@ -328,8 +345,8 @@ def model_versions(request):
         {
             "versions": versions,
             "chosen_ids": [v.pk for v in chosen],
-            "comparison": selectors.model_version_compare(versions=chosen),
-            "activations": selectors.model_activation_list(),
+            "comparison": model_version_compare(versions=chosen),
+            "activations": model_activation_list(),
         },
     )
 
@@ -338,7 +355,7 @@ def model_versions(request):
 @require_POST
 def model_version_activate_view(request, pk: int):
     try:
-        version = selectors.model_version_get(pk=pk)
+        version = model_version_get(pk=pk)
     except NotFoundError as exc:
         raise Http404(exc.message) from exc
     try:
@@ -370,7 +387,7 @@ def model_version_rollback_view(request):
 @staff_required
 @require_GET
 def audit(request):
-    return render(request, "ml/audit.html", {"events": selectors.audit_event_list()})
+    return render(request, "ml/audit.html", {"events": audit_event_list()})
 
 
 # --- Staff: datasets -----------------------------------------------------------------
@@ -398,8 +415,8 @@ def categories(request):
         "ml/categories.html",
         {
             "form": form,
-            "rows": selectors.taxonomy_overview(),
-            "active_version": selectors.model_version_get_active(),
+            "rows": taxonomy_overview(),
+            "active_version": model_version_get_active(),
         },
     )
 
@@ -426,8 +443,8 @@ def datasets(request):
         "ml/datasets.html",
         {
             "form": form,
-            "new_products": selectors.dataset_new_products().count(),
-            "cutoff": selectors.dataset_cutoff(),
-            "resets": selectors.dataset_reset_list(),
+            "new_products": dataset_new_products().count(),
+            "cutoff": dataset_cutoff(),
+            "resets": dataset_reset_list(),
         },
     )

@@ -39,7 +39,7 @@ def _broker() -> dict:
 
 
 def _model() -> dict:
-    from ml.selectors import model_version_get_active
+    from ml.selectors.model_versions import model_version_get_active
 
     try:
         version = model_version_get_active()

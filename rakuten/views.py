@@ -15,6 +15,6 @@ def healthz(request):
 
 
 def home(request):
-    from ml.selectors import model_version_get_active
+    from ml.selectors.model_versions import model_version_get_active
 
     return render(request, "home.html", {"active_model": model_version_get_active()})

@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "axes",
     "accounts",
+    "audit",
     "catalog",
     "ml",
 ]
@@ -229,6 +230,9 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Machine learning ---------------------------------------------------------------
+# Called by catalog's listing_create when a listing confirms a stored prediction: the
+# one place catalog reaches ml, named here so that catalog never imports ml.
+LISTING_PREDICTION_CONFIRM = "ml.services.predictions.prediction_attach"
 ML_ARTIFACTS_DIR = env.path("ML_ARTIFACTS_DIR", default=str(VAR_DIR / "ml"))
 # Local file with torchvision's VGG16 ImageNet weights (optional; nothing is
 # downloaded).

@@ -49,7 +49,7 @@ def trained_bundle(django_db_setup, django_db_blocker, tmp_path_factory):
     """Train a text-only model once per test session, through the real services,
     inside a transaction that is rolled back: the bundle stays on disk, the rows go.
     Returns what a ``ModelVersion`` needs to point at it."""
-    from ml.services import training_run_create, training_run_execute
+    from ml.services.training_runs import training_run_create, training_run_execute
 
     artifacts = tmp_path_factory.mktemp("ml-artifacts")
     with (
@@ -91,7 +91,7 @@ def training_categories(db):
 @pytest.fixture
 def active_model(trained_bundle, training_categories):
     """The session's trained model, registered and activated as a model version."""
-    from ml.services import model_version_activate
+    from ml.services.model_versions import model_version_activate
 
     version = ModelVersion.objects.create(
         name="text test model", status=ModelVersion.Status.READY, **trained_bundle

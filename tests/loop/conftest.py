@@ -7,7 +7,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from ml.services import listing_create, prediction_create
+from catalog.services.listings import listing_create
+from ml.services.predictions import prediction_create
 from tests.factories import ProductFactory
 from tests.web.conftest import (  # noqa: F401  (fixtures)
     active_model,

@@ -4,8 +4,8 @@ the active model knows) and ``manage.py merge_category``."""
 import pytest
 from django.core.management import CommandError, call_command
 
+from audit.models import AuditEvent
 from catalog.models import Category, Product
-from ml.models import AuditEvent
 from tests.factories import CategoryFactory, ProductFactory
 from tests.web.factories import ModelVersionFactory
 

@@ -11,19 +11,17 @@ from django.db import connection
 from django.utils import timezone
 
 from catalog.models import Product
-from ml import services
 from ml.models import ModelActivation, ModelVersion, Prediction
-from ml.services import (
+from ml.services import gate as gate_service
+from ml.services.gate import model_version_gate
+from ml.services.model_versions import model_version_activate, model_version_rollback
+from ml.services.predictions import prediction_create
+from ml.services.scheduling import training_run_scheduled_execute
+from ml.services.training_data import (
     evaluation_slice_products,
-    model_version_activate,
-    model_version_gate,
-    model_version_rollback,
-    prediction_create,
-    training_run_create,
-    training_run_execute,
-    training_run_scheduled_execute,
     training_samples_confirmed,
 )
+from ml.services.training_runs import training_run_create, training_run_execute
 from tests.factories import ProductFactory
 from tests.loop.conftest import confirmed_catalogue, product_text
 from tests.web.factories import ModelVersionFactory
@@ -94,7 +92,7 @@ def _predictions(monkeypatch, by_version: dict[int, list[str]]) -> list:
         calls.append((version.pk, len(items)))
         return by_version[version.pk]
 
-    monkeypatch.setattr(services, "_slice_predictions", predict)
+    monkeypatch.setattr(gate_service, "_slice_predictions", predict)
     return calls
 
 

@@ -10,10 +10,11 @@ import torch
 from django.core.management import call_command
 from django.utils import timezone
 
+from audit.models import AuditEvent
 from catalog.models import Product
 from ml.core.bundles import load_bundle
-from ml.models import AuditEvent, ModelVersion, TrainingRun
-from ml.services import training_run_scheduled_execute
+from ml.models import ModelVersion, TrainingRun
+from ml.services.scheduling import training_run_scheduled_execute
 from tests.factories import CategoryFactory, ProductFactory
 from tests.loop.conftest import confirmed_catalogue, product_text
 

@@ -10,8 +10,9 @@ from django.utils import timezone
 from sklearn.metrics import accuracy_score, f1_score
 
 from accounts.models import User
-from ml.models import Alert, AuditEvent, MetricSnapshot
-from ml.services import (
+from audit.models import AuditEvent
+from ml.models import Alert, MetricSnapshot
+from ml.services.monitoring import (
     alert_acknowledge,
     alert_resolve,
     alerts_evaluate,

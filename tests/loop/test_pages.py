@@ -5,7 +5,8 @@ import pytest
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from ml.models import Alert, AuditEvent, MetricSnapshot
+from audit.models import AuditEvent
+from ml.models import Alert, MetricSnapshot
 from tests.web.factories import ModelVersionFactory
 
 pytestmark = pytest.mark.django_db
@@ -89,7 +90,7 @@ def test_sellers_cannot_touch_alerts(open_alert, seller, client_logged_in_as):
 
 
 def test_audit_page_lists_the_events(staff_user, client_logged_in_as):
-    from ml.services import audit_event_record
+    from audit.services import audit_event_record
 
     audit_event_record(verb="dataset.reset", obj_type="DatasetReset", obj_id=3)
     page = client_logged_in_as(staff_user).get(reverse("ml:audit"))

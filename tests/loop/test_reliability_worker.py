@@ -15,11 +15,9 @@ from django.utils import timezone
 
 from catalog.models import Product
 from ml.models import ModelVersion, Prediction, TrainingRun
-from ml.services import (
-    model_version_activate,
-    training_run_create,
-    training_runs_requeue_stale,
-)
+from ml.services.model_versions import model_version_activate
+from ml.services.scheduling import training_runs_requeue_stale
+from ml.services.training_runs import training_run_create
 from ml.tasks import training_run_execute_task
 from rakuten.celery import app
 from tests.factories import ProductFactory

@@ -13,12 +13,12 @@ from django_celery_beat.models import PeriodicTask
 
 from ml.core import pipeline
 from ml.models import ModelVersion, TrainingRun
-from ml.services import (
+from ml.services.scheduling import (
     schedule_key_for,
-    training_run_execute,
     training_run_schedule,
     training_runs_requeue_stale,
 )
+from ml.services.training_runs import training_run_execute
 from ml.tasks import retraining_scheduled_task
 from tests.loop.conftest import confirmed_catalogue
 
@@ -220,9 +220,9 @@ def test_a_long_epoch_keeps_the_heartbeat_fresh(
     monkeypatch,
 ):
     # Given a core that reports no progress for a while
-    from ml import services
+    from ml.services import training_runs
 
-    monkeypatch.setattr(services, "HEARTBEAT_THREAD_SECONDS", 0.05)
+    monkeypatch.setattr(training_runs, "HEARTBEAT_THREAD_SECONDS", 0.05)
     confirmed_catalogue(training_categories, per_category=4, seed=0)
     run, _ = training_run_schedule(kind="full")
     beats = []

@@ -6,9 +6,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from audit.models import AuditEvent
 from catalog.models import Category, Product
-from ml.models import AuditEvent, Prediction
-from ml.services import category_merge, training_samples_confirmed
+from catalog.services.taxonomy import category_merge
+from ml.models import Prediction
+from ml.services.training_data import training_samples_confirmed
 from rakuten.exceptions import ApplicationError
 from tests.factories import CategoryFactory, ProductFactory
 from tests.web.factories import ModelVersionFactory, PredictionFactory

@@ -14,7 +14,8 @@ from PIL import Image
 
 from catalog.models import Product
 from ml.models import ModelActivation, ModelVersion, Prediction, TrainingRun
-from ml.services import model_version_activate, starter_model_ensure
+from ml.services.model_versions import model_version_activate
+from ml.services.training_runs import starter_model_ensure
 from tests.factories import CategoryFactory, ProductFactory
 
 WORDS = {

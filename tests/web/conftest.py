@@ -55,7 +55,7 @@ def trained_version_fields(django_db_setup, django_db_blocker, tmp_path_factory)
     """Train a real text-only model once per session, through the services, in a
     transaction that is rolled back: the bundle stays on disk, and each test registers
     it again as a fresh active version (training takes seconds; tests must not)."""
-    from ml.services import training_run_create, training_run_execute
+    from ml.services.training_runs import training_run_create, training_run_execute
 
     artifacts = tmp_path_factory.mktemp("ml-artifacts")
     with (
@@ -85,7 +85,7 @@ def trained_version_fields(django_db_setup, django_db_blocker, tmp_path_factory)
 @pytest.fixture
 def active_model(training_categories, trained_version_fields):
     """A real, active text-only model that knows ``training_categories``."""
-    from ml.services import model_version_activate
+    from ml.services.model_versions import model_version_activate
 
     version = ModelVersion.objects.create(
         status=ModelVersion.Status.READY, **trained_version_fields

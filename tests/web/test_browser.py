@@ -10,7 +10,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from catalog.models import Category, Product
-from ml.services import listing_create, prediction_create
+from catalog.services.listings import listing_create
+from ml.services.predictions import prediction_create
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 from tests.web.factories import TRAINING_WORDS, jpeg_bytes
 

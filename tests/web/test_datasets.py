@@ -8,8 +8,8 @@ from django.utils import timezone
 
 from catalog.models import Product
 from ml.models import DatasetReset, TrainingRun
-from ml.selectors import dataset_cutoff, dataset_new_products
-from ml.services import dataset_reset
+from ml.selectors.datasets import dataset_cutoff, dataset_new_products
+from ml.services.datasets import dataset_reset
 from rakuten.exceptions import ApplicationError
 from tests.factories import ProductFactory
 

@@ -249,7 +249,7 @@ def test_activating_an_unfinished_version_shows_the_error(
 
 
 def test_rolling_back_from_the_models_page(client_logged_in_as, staff_user):
-    from ml.services import model_version_activate
+    from ml.services.model_versions import model_version_activate
 
     first, second = ModelVersionFactory(), ModelVersionFactory()
     model_version_activate(version=first)

@@ -3,7 +3,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from catalog.importers import ImportFileError
-from catalog.services import categories_import_csv
+from catalog.services.taxonomy import categories_import_csv
 
 
 class Command(BaseCommand):

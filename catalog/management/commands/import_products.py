@@ -9,7 +9,7 @@ from catalog.importers import (
     read_generic_csv,
     read_rakuten_csv,
 )
-from catalog.services import products_import
+from catalog.services.imports import products_import
 
 
 class Command(BaseCommand):

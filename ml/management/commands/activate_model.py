@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from ml.models import ModelVersion
-from ml.services import model_version_activate, model_version_rollback
+from ml.services.model_versions import model_version_activate, model_version_rollback
 from rakuten.exceptions import ApplicationError
 
 

@@ -8,7 +8,10 @@ from catalog.importers import ImportFileError
 from catalog.models import Category
 from ml.core.errors import MLError
 from ml.core.evaluation import confusion_matrix_png
-from ml.selectors import model_version_evaluate_csv, model_version_get_by_ref
+from ml.selectors.model_versions import (
+    model_version_evaluate_csv,
+    model_version_get_by_ref,
+)
 from rakuten.exceptions import ApplicationError
 
 

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from catalog.models import Category
-from ml.services import category_merge
+from catalog.services.taxonomy import category_merge
 from rakuten.exceptions import ApplicationError
 
 

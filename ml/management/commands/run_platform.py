@@ -5,8 +5,8 @@ from django.core.management.base import BaseCommand
 
 from accounts.models import User
 from accounts.services import user_ensure_demo
-from catalog.services import demo_catalogue_ensure
-from ml.services import starter_model_ensure
+from catalog.services.imports import demo_catalogue_ensure
+from ml.services.training_runs import starter_model_ensure
 from rakuten.supervisor import ProcessSpec, run_processes
 
 DEMO_ACCOUNTS = (

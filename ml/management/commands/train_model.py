@@ -4,7 +4,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from ml.core.backbones import BACKBONES
-from ml.services import (
+from ml.services.training_runs import (
     TrainingFailedError,
     training_run_create,
     training_run_execute,

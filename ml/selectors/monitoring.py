@@ -1,30 +1,20 @@
-"""Reads on models, training runs and predictions."""
+"""Reads for monitoring: the active model's live metrics on confirmed products, the
+recent score shown to sellers, metric snapshots and alerts."""
 
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Max, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
-from catalog.models import Category, Product
-from catalog.selectors import unlabelled_pool
+from catalog.models import Category
 from ml.models import (
     Alert,
-    AuditEvent,
-    DatasetReset,
     MetricSnapshot,
-    ModelActivation,
     ModelVersion,
     Prediction,
-    TrainingRun,
 )
+from ml.selectors.model_versions import model_version_get_active
 from rakuten.exceptions import ApplicationError, NotFoundError
-
-
-def model_version_get_active() -> ModelVersion | None:
-    return ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE).first()
-
-
-# --- Web pages and the metrics API ----------------------------------------------------
 
 REAL_VS_PREDICTED_ROWS = 50
 
@@ -186,147 +176,6 @@ def model_score_recent(*, last: int = 50) -> dict | None:
     }
 
 
-def prediction_get_unused(*, pk: int, user) -> Prediction | None:
-    """A prediction ``user`` asked for and has not used for a listing yet (to show the
-    suggestions again when the listing form comes back with an error)."""
-    return (
-        Prediction.objects.select_related("model_version")
-        .filter(pk=pk, requested_by=user, product__isnull=True)
-        .first()
-    )
-
-
-def proposal_get(*, pk: int) -> Product:
-    """A product of the unlabelled pool, proposed to try the model on; any other
-    product (a seller's listing, a labelled import) is "not found"."""
-    try:
-        return unlabelled_pool().get(pk=pk)
-    except Product.DoesNotExist as exc:
-        raise NotFoundError("No such product in the unlabelled pool.") from exc
-
-
-def model_version_list() -> QuerySet[ModelVersion]:
-    return ModelVersion.objects.select_related("training_run")
-
-
-def model_version_get(*, pk: int) -> ModelVersion:
-    try:
-        return ModelVersion.objects.get(pk=pk)
-    except ModelVersion.DoesNotExist as exc:
-        raise NotFoundError("No such model version.") from exc
-
-
-def model_version_compare(*, versions: list[ModelVersion]) -> dict:
-    """Validation metrics of ``versions`` side by side: the headline numbers and one
-    row of F1 per category (None where a version has no such category)."""
-    fused = [(v.metrics or {}).get("fused") or {} for v in versions]
-    codes = sorted({code for m in fused for code in (m.get("per_class") or {})})
-    names = dict(Category.objects.filter(code__in=codes).values_list("code", "name"))
-    return {
-        "versions": versions,
-        "rows": [
-            {
-                "code": code,
-                "name": names.get(code, code),
-                "f1": [
-                    ((m.get("per_class") or {}).get(code) or {}).get("f1")
-                    for m in fused
-                ],
-            }
-            for code in codes
-        ],
-    }
-
-
-def model_activation_list(*, limit: int = 20) -> QuerySet[ModelActivation]:
-    return ModelActivation.objects.select_related(
-        "version", "previous", "activated_by"
-    )[:limit]
-
-
-def training_run_list(*, limit: int | None = 20) -> QuerySet[TrainingRun]:
-    return TrainingRun.objects.select_related("model_version", "created_by")[:limit]
-
-
-def training_run_get(*, pk: int) -> TrainingRun:
-    try:
-        return TrainingRun.objects.select_related("model_version").get(pk=pk)
-    except TrainingRun.DoesNotExist as exc:
-        raise NotFoundError("No such training run.") from exc
-
-
-def dataset_cutoff() -> datetime | None:
-    """Since when products count as new: the later of the last successful training
-    run's end and the last dataset reset (None: every confirmed product is new)."""
-    trained = (
-        TrainingRun.objects.filter(status=TrainingRun.Status.SUCCEEDED)
-        .aggregate(at=Max("finished_at"))
-        .get("at")
-    )
-    reset = DatasetReset.objects.aggregate(at=Max("created_at")).get("at")
-    return max((at for at in (trained, reset) if at is not None), default=None)
-
-
-def dataset_new_products() -> QuerySet[Product]:
-    """Products confirmed (by a seller, an import or staff) after the cutoff: the data
-    the next training run adds."""
-    qs = Product.objects.filter(category__isnull=False, confirmed_at__isnull=False)
-    cutoff = dataset_cutoff()
-    return qs.filter(confirmed_at__gt=cutoff) if cutoff is not None else qs
-
-
-def dataset_reset_list(*, limit: int = 20) -> QuerySet[DatasetReset]:
-    return DatasetReset.objects.select_related("created_by")[:limit]
-
-
-def model_version_get_by_ref(*, ref: str) -> ModelVersion:
-    """A version by id, or the active one for ``"active"``."""
-    from rakuten.exceptions import NotFoundError
-
-    if ref == "active":
-        version = model_version_get_active()
-        if version is None:
-            raise NotFoundError("No model is active.")
-        return version
-    if not ref.isdigit():
-        raise NotFoundError(f"Invalid model version {ref!r}: give an id or 'active'.")
-    version = ModelVersion.objects.filter(pk=int(ref)).first()
-    if version is None or not version.bundle_sha256:
-        raise NotFoundError(f"No trained model version #{ref}.")
-    return version
-
-
-def model_version_evaluate_csv(
-    *, version: ModelVersion, csv_path, images_dir=None, progress=None
-) -> tuple[dict, list]:
-    """Score a version on a generic-layout CSV without storing anything. Returns the
-    report (``ml.core.evaluation.evaluate_items``) and the rows that could not be read."""
-    from catalog.importers import ImportRow, RejectedRow, read_generic_csv
-    from ml.core.evaluation import evaluate_items
-    from ml.core.inference import get_predictor
-
-    items, rejected = [], []
-    for row in read_generic_csv(csv_path, images_dir=images_dir):
-        if not isinstance(row, ImportRow):
-            rejected.append(row)
-        elif not row.category:
-            rejected.append(RejectedRow(row.line, "no category"))
-        else:
-            items.append(
-                {
-                    "title": row.title,
-                    "description": row.description,
-                    "image": row.image_path,
-                    "label": row.category,
-                }
-            )
-    predictor = get_predictor(version.bundle_path, version.bundle_sha256)
-    return evaluate_items(predictor, items, progress=progress), rejected
-
-
-# --- Self-improving loop: snapshots, alerts, audit log --------------------------------
-
-
 def metric_snapshot_list(*, limit: int = 10) -> QuerySet[MetricSnapshot]:
     return MetricSnapshot.objects.select_related("model_version")[:limit]
 
@@ -344,26 +193,3 @@ def alert_get(*, pk: int) -> Alert:
         return Alert.objects.get(pk=pk)
     except Alert.DoesNotExist as exc:
         raise NotFoundError("No such alert.") from exc
-
-
-def audit_event_list(*, limit: int = 200) -> QuerySet[AuditEvent]:
-    return AuditEvent.objects.select_related("actor")[:limit]
-
-
-def taxonomy_overview() -> list[dict]:
-    """Every category (active first, then by code) with its products and
-    whether the active model can predict it (``known``; None without an active
-    model): the taxonomy page's table."""
-    active = model_version_get_active()
-    known = set(active.label_codes) if active else None
-    categories = Category.objects.annotate(n_products=Count("products")).order_by(
-        "-active", "code"
-    )
-    return [
-        {
-            "category": category,
-            "products": category.n_products,
-            "known": None if known is None else category.code in known,
-        }
-        for category in categories
-    ]

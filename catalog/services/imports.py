@@ -1,6 +1,6 @@
-"""Writes on the catalogue: categories and product imports."""
+"""Product imports: a CSV in the Rakuten or the generic layout, in atomic batches,
+idempotent, with bad rows reported by line; the demo catalogue on a fresh install."""
 
-import csv
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -21,9 +21,9 @@ from catalog.importers import (
     read_generic_csv,
 )
 from catalog.models import Category, Product
-from rakuten.exceptions import ApplicationError
 
 logger = logging.getLogger(__name__)
+
 
 DEFAULT_BATCH_SIZE = 500
 
@@ -45,41 +45,6 @@ class ImportSummary:
         if self.categories_created:
             text += f" ({len(self.categories_created)} categories created)"
         return text
-
-
-@transaction.atomic
-def category_upsert(*, code: str, name: str, active: bool = True) -> Category:
-    category, _ = Category.objects.update_or_create(
-        code=code, defaults={"name": name, "active": active}
-    )
-    return category
-
-
-def categories_import_csv(*, path: Path) -> int:
-    """Import a taxonomy: a CSV with a code column (``code``, ``category`` or
-    ``prdtypecode``) and ``name``. Existing codes are renamed; returns rows read."""
-    try:
-        with open(path, encoding="utf-8-sig", newline="") as handle:
-            reader = csv.DictReader(handle)
-            columns = reader.fieldnames or []
-            code_column = next(
-                (c for c in ("code", "category", "prdtypecode") if c in columns), None
-            )
-            if code_column is None or "name" not in columns:
-                raise ImportFileError(
-                    f"{path}: expected a code column (code, category or prdtypecode) "
-                    "and a name column"
-                )
-            rows = [(r[code_column].strip(), r["name"].strip()) for r in reader]
-    except OSError as exc:
-        raise ImportFileError(f"cannot read {path}: {exc.strerror}") from exc
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise ImportFileError(f"{path}: unreadable: {exc}") from exc
-    with transaction.atomic():
-        for code, name in rows:
-            if code:
-                category_upsert(code=code, name=name or code)
-    return len(rows)
 
 
 def products_import(
@@ -292,86 +257,3 @@ def demo_catalogue_ensure(*, per_category: int = 40) -> ImportSummary | None:
     path.parent.mkdir(parents=True, exist_ok=True)
     write_demo_csv(path, per_category=per_category)
     return products_import_generic_csv(csv_path=path, images_dir=None)
-
-
-# --- Listings ------------------------------------------------------------------------
-
-
-def _photo_read(upload) -> tuple[bytes, str]:
-    """Bytes and file name of an uploaded photo (Django ``UploadedFile``)."""
-    upload.seek(0)
-    return upload.read(), upload.name or "photo"
-
-
-def _photo_store(product: Product, upload) -> None:
-    data, name = _photo_read(upload)
-    checked = image_check(
-        data, filename=name, max_bytes=settings.PRODUCT_IMAGE_MAX_BYTES
-    )
-    product.image.save(f"photo{checked.extension}", ContentFile(data), save=False)
-    product.image_sha256 = checked.sha256
-
-
-def _category_check(category: Category | None) -> None:
-    if category is not None and not category.active:
-        raise ApplicationError(
-            "This category is retired: choose an active one.",
-            extra={"category": ["This category is retired."]},
-        )
-
-
-@transaction.atomic
-def product_create(
-    *,
-    seller,
-    title: str,
-    description: str = "",
-    category: Category | None = None,
-    image=None,
-) -> Product:
-    """A seller lists a product with its confirmed category (``ml.services.
-    listing_create`` also links the prediction the listing confirms)."""
-    _category_check(category)
-    product = Product(
-        seller=seller,
-        title=title.strip(),
-        description=(description or "").strip(),
-        category=category,
-        source=Product.Source.LISTING,
-        confirmed_at=timezone.now() if category else None,
-    )
-    if image:
-        _photo_store(product, image)
-    product.full_clean(exclude=["image"])
-    product.save()
-    return product
-
-
-@transaction.atomic
-def product_update(
-    *,
-    product: Product,
-    title: str,
-    description: str = "",
-    category: Category | None = None,
-    image=None,
-) -> Product:
-    _category_check(category)
-    product.title = title.strip()
-    product.description = (description or "").strip()
-    if category != product.category:
-        product.confirmed_at = timezone.now() if category else None
-    product.category = category
-    if image:
-        _photo_store(product, image)
-    product.full_clean(exclude=["image"])
-    product.save()
-    return product
-
-
-@transaction.atomic
-def product_delete(*, product: Product) -> None:
-    image_name = product.image.name
-    product.delete()
-    if image_name:
-        transaction.on_commit(lambda: default_storage.delete(image_name))

@@ -1,0 +1,92 @@
+"""Writes on products: create, update (a changed category is a new confirmation),
+delete, with the photo checked and stored through the storage API."""
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
+
+from catalog.images import image_check
+from catalog.models import Category, Product
+from rakuten.exceptions import ApplicationError
+
+
+def _photo_read(upload) -> tuple[bytes, str]:
+    """Bytes and file name of an uploaded photo (Django ``UploadedFile``)."""
+    upload.seek(0)
+    return upload.read(), upload.name or "photo"
+
+
+def _photo_store(product: Product, upload) -> None:
+    data, name = _photo_read(upload)
+    checked = image_check(
+        data, filename=name, max_bytes=settings.PRODUCT_IMAGE_MAX_BYTES
+    )
+    product.image.save(f"photo{checked.extension}", ContentFile(data), save=False)
+    product.image_sha256 = checked.sha256
+
+
+def _category_check(category: Category | None) -> None:
+    if category is not None and not category.active:
+        raise ApplicationError(
+            "This category is retired: choose an active one.",
+            extra={"category": ["This category is retired."]},
+        )
+
+
+@transaction.atomic
+def product_create(
+    *,
+    seller,
+    title: str,
+    description: str = "",
+    category: Category | None = None,
+    image=None,
+) -> Product:
+    """A seller lists a product with its confirmed category (``ml.services.
+    listing_create`` also links the prediction the listing confirms)."""
+    _category_check(category)
+    product = Product(
+        seller=seller,
+        title=title.strip(),
+        description=(description or "").strip(),
+        category=category,
+        source=Product.Source.LISTING,
+        confirmed_at=timezone.now() if category else None,
+    )
+    if image:
+        _photo_store(product, image)
+    product.full_clean(exclude=["image"])
+    product.save()
+    return product
+
+
+@transaction.atomic
+def product_update(
+    *,
+    product: Product,
+    title: str,
+    description: str = "",
+    category: Category | None = None,
+    image=None,
+) -> Product:
+    _category_check(category)
+    product.title = title.strip()
+    product.description = (description or "").strip()
+    if category != product.category:
+        product.confirmed_at = timezone.now() if category else None
+    product.category = category
+    if image:
+        _photo_store(product, image)
+    product.full_clean(exclude=["image"])
+    product.save()
+    return product
+
+
+@transaction.atomic
+def product_delete(*, product: Product) -> None:
+    image_name = product.image.name
+    product.delete()
+    if image_name:
+        transaction.on_commit(lambda: default_storage.delete(image_name))

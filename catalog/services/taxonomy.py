@@ -1,0 +1,70 @@
+"""Writes on the taxonomy: categories created or updated, imported, merged."""
+
+import csv
+from pathlib import Path
+
+from django.db import transaction
+
+from audit.services import audit_event_record
+from catalog.importers import (
+    ImportFileError,
+)
+from catalog.models import Category, Product
+from rakuten.exceptions import ApplicationError
+
+
+@transaction.atomic
+def category_upsert(*, code: str, name: str, active: bool = True) -> Category:
+    category, _ = Category.objects.update_or_create(
+        code=code, defaults={"name": name, "active": active}
+    )
+    return category
+
+
+def categories_import_csv(*, path: Path) -> int:
+    """Import a taxonomy: a CSV with a code column (``code``, ``category`` or
+    ``prdtypecode``) and ``name``. Existing codes are renamed; returns rows read."""
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as handle:
+            reader = csv.DictReader(handle)
+            columns = reader.fieldnames or []
+            code_column = next(
+                (c for c in ("code", "category", "prdtypecode") if c in columns), None
+            )
+            if code_column is None or "name" not in columns:
+                raise ImportFileError(
+                    f"{path}: expected a code column (code, category or prdtypecode) "
+                    "and a name column"
+                )
+            rows = [(r[code_column].strip(), r["name"].strip()) for r in reader]
+    except OSError as exc:
+        raise ImportFileError(f"cannot read {path}: {exc.strerror}") from exc
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise ImportFileError(f"{path}: unreadable: {exc}") from exc
+    with transaction.atomic():
+        for code, name in rows:
+            if code:
+                category_upsert(code=code, name=name or code)
+    return len(rows)
+
+
+@transaction.atomic
+def category_merge(*, source: Category, target: Category, user=None) -> int:
+    """Fold ``source`` into ``target``: every product confirmed as ``source`` moves to
+    ``target`` and ``source`` is retired (kept, inactive), so the next training run
+    learns the merged label set. Predictions keep their predicted category and model
+    version: what a model said stays attributable. Returns the products moved."""
+    if source.pk == target.pk:
+        raise ApplicationError("A category cannot be merged into itself.")
+    if not target.active:
+        raise ApplicationError(f"{target} is retired: merge into an active category.")
+    moved = Product.objects.filter(category=source).update(category=target)
+    Category.objects.filter(pk=source.pk).update(active=False)
+    audit_event_record(
+        verb="category.merged",
+        obj=source,
+        actor=user,
+        message=f"{source.code} merged into {target.code} ({moved} products)",
+        data={"target": target.code, "products": moved},
+    )
+    return moved

@@ -1,0 +1,118 @@
+"""Reads on model versions and their activations."""
+
+from django.db.models import Count, QuerySet
+
+from catalog.models import Category
+from ml.models import (
+    ModelActivation,
+    ModelVersion,
+)
+from rakuten.exceptions import NotFoundError
+
+
+def model_version_get_active() -> ModelVersion | None:
+    return ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE).first()
+
+
+def model_version_list() -> QuerySet[ModelVersion]:
+    return ModelVersion.objects.select_related("training_run")
+
+
+def model_version_get(*, pk: int) -> ModelVersion:
+    try:
+        return ModelVersion.objects.get(pk=pk)
+    except ModelVersion.DoesNotExist as exc:
+        raise NotFoundError("No such model version.") from exc
+
+
+def model_version_get_by_ref(*, ref: str) -> ModelVersion:
+    """A version by id, or the active one for ``"active"``."""
+    from rakuten.exceptions import NotFoundError
+
+    if ref == "active":
+        version = model_version_get_active()
+        if version is None:
+            raise NotFoundError("No model is active.")
+        return version
+    if not ref.isdigit():
+        raise NotFoundError(f"Invalid model version {ref!r}: give an id or 'active'.")
+    version = ModelVersion.objects.filter(pk=int(ref)).first()
+    if version is None or not version.bundle_sha256:
+        raise NotFoundError(f"No trained model version #{ref}.")
+    return version
+
+
+def model_version_compare(*, versions: list[ModelVersion]) -> dict:
+    """Validation metrics of ``versions`` side by side: the headline numbers and one
+    row of F1 per category (None where a version has no such category)."""
+    fused = [(v.metrics or {}).get("fused") or {} for v in versions]
+    codes = sorted({code for m in fused for code in (m.get("per_class") or {})})
+    names = dict(Category.objects.filter(code__in=codes).values_list("code", "name"))
+    return {
+        "versions": versions,
+        "rows": [
+            {
+                "code": code,
+                "name": names.get(code, code),
+                "f1": [
+                    ((m.get("per_class") or {}).get(code) or {}).get("f1")
+                    for m in fused
+                ],
+            }
+            for code in codes
+        ],
+    }
+
+
+def model_activation_list(*, limit: int = 20) -> QuerySet[ModelActivation]:
+    return ModelActivation.objects.select_related(
+        "version", "previous", "activated_by"
+    )[:limit]
+
+
+def model_version_evaluate_csv(
+    *, version: ModelVersion, csv_path, images_dir=None, progress=None
+) -> tuple[dict, list]:
+    """Score a version on a generic-layout CSV without storing anything. Returns the
+    report (``ml.core.evaluation.evaluate_items``) and the rows that could not be
+    read."""
+    from catalog.importers import ImportRow, RejectedRow, read_generic_csv
+    from ml.core.evaluation import evaluate_items
+    from ml.core.inference import get_predictor
+
+    items, rejected = [], []
+    for row in read_generic_csv(csv_path, images_dir=images_dir):
+        if not isinstance(row, ImportRow):
+            rejected.append(row)
+        elif not row.category:
+            rejected.append(RejectedRow(row.line, "no category"))
+        else:
+            items.append(
+                {
+                    "title": row.title,
+                    "description": row.description,
+                    "image": row.image_path,
+                    "label": row.category,
+                }
+            )
+    predictor = get_predictor(version.bundle_path, version.bundle_sha256)
+    return evaluate_items(predictor, items, progress=progress), rejected
+
+
+def taxonomy_overview() -> list[dict]:
+    """Every category (active first, then by code) with its products and
+    whether the active model can predict it (``known``; None without an active
+    model): the taxonomy page's table."""
+    active = model_version_get_active()
+    known = set(active.label_codes) if active else None
+    categories = Category.objects.annotate(n_products=Count("products")).order_by(
+        "-active", "code"
+    )
+    return [
+        {
+            "category": category,
+            "products": category.n_products,
+            "known": None if known is None else category.code in known,
+        }
+        for category in categories
+    ]

@@ -1,0 +1,67 @@
+"""Which model version is active: activation and rollback, both audited."""
+
+from django.db import transaction
+from django.utils import timezone
+
+from audit.services import audit_event_record
+from ml.models import (
+    ModelActivation,
+    ModelVersion,
+)
+from rakuten.exceptions import ConflictError
+
+
+@transaction.atomic
+def model_version_activate(
+    *, version: ModelVersion, user=None, reason: str = "", is_rollback: bool = False
+) -> ModelVersion:
+    """Make ``version`` the one active model, atomically: the previous one is retired in
+    the same transaction, and the change is recorded in the activation history."""
+    version = ModelVersion.objects.select_for_update().get(pk=version.pk)
+    if version.status == ModelVersion.Status.TRAINING or not version.bundle_sha256:
+        raise ConflictError("This model version has not finished training.")
+    if version.status == ModelVersion.Status.ACTIVE:
+        return version
+    previous = (
+        ModelVersion.objects.select_for_update()
+        .filter(status=ModelVersion.Status.ACTIVE)
+        .first()
+    )
+    if previous is not None:
+        previous.status = ModelVersion.Status.RETIRED
+        previous.active_marker = None
+        previous.save(update_fields=["status", "active_marker"])
+    version.status = ModelVersion.Status.ACTIVE
+    version.active_marker = True
+    version.activated_at = timezone.now()
+    version.save(update_fields=["status", "active_marker", "activated_at"])
+    activation = ModelActivation.objects.create(
+        version=version,
+        previous=previous,
+        activated_by=user,
+        reason=reason or ("rollback" if is_rollback else "manual activation"),
+        is_rollback=is_rollback,
+    )
+    audit_event_record(
+        verb="model_version.rolled_back" if is_rollback else "model_version.activated",
+        obj=version,
+        actor=user,
+        message=f"{version} activated ({activation.reason})",
+        data={"previous": previous.pk if previous is not None else None},
+    )
+    return version
+
+
+@transaction.atomic
+def model_version_rollback(*, user=None) -> ModelVersion:
+    """Return to the version that was active before the current one."""
+    last = (
+        ModelActivation.objects.select_for_update()
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    if last is None or last.previous is None:
+        raise ConflictError("There is no previous model version to roll back to.")
+    return model_version_activate(
+        version=last.previous, user=user, reason="rollback", is_rollback=True
+    )

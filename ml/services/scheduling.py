@@ -1,0 +1,117 @@
+"""Scheduled retraining, exactly once per schedule window, and the recovery of runs
+whose worker died."""
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from audit.services import audit_event_record
+from ml.models import (
+    TrainingRun,
+)
+from ml.options import training_parameters_clean
+from ml.selectors.model_versions import model_version_get_active
+from ml.services.training_runs import training_run_execute
+from rakuten.exceptions import ApplicationError
+from rakuten.queueing import enqueue_on_commit
+
+
+def schedule_key_for(*, kind: str, now: datetime | None = None) -> str:
+    """The schedule window a retraining belongs to: the ISO week for incremental runs
+    ("incremental:2026-W48"), the month for full ones ("full:2026-11")."""
+    now = timezone.localtime(now or timezone.now())
+    if kind == TrainingRun.Kind.INCREMENTAL:
+        year, week, _ = now.isocalendar()
+        return f"incremental:{year}-W{week:02d}"
+    return f"full:{now:%Y-%m}"
+
+
+def training_run_schedule(
+    *, kind: str, schedule_key: str | None = None, now: datetime | None = None
+) -> tuple[TrainingRun, bool]:
+    """The run of this schedule window, created on first call (``created`` True).
+    However often it is called, even concurrently, one run exists per key: the
+    unique ``schedule_key`` decides, and the loser reads the winner's row."""
+    if kind not in TrainingRun.Kind.values:
+        raise ApplicationError(f"Unknown retraining kind {kind!r}.")
+    key = schedule_key or schedule_key_for(kind=kind, now=now)
+    existing = TrainingRun.objects.filter(schedule_key=key).first()
+    if existing is not None:
+        return existing, False
+    # Retrain with the active model's options (its backbone, epochs, ...).
+    active = model_version_get_active()
+    active_run = getattr(active, "training_run", None) if active else None
+    options = {
+        key: value
+        for key, value in (active_run.parameters if active_run else {}).items()
+        if key in ("backbone", "text_only", "epochs", "allow_random_backbone")
+    }
+    if not options:
+        options = {
+            "text_only": active is None or not active.backbone,
+            "backbone": (active.backbone if active is not None else "") or None,
+        }
+    parameters = training_parameters_clean(options)
+    parameters["gate"] = True  # promoted by the gate, not unconditionally
+    try:
+        with transaction.atomic():
+            run = TrainingRun.objects.create(
+                kind=kind, parameters=parameters, schedule_key=key
+            )
+            audit_event_record(
+                verb="training_run.scheduled", obj=run, message=f"{kind} run {key}"
+            )
+    except IntegrityError:
+        return TrainingRun.objects.get(schedule_key=key), False
+    return run, True
+
+
+def training_run_scheduled_execute(
+    *, kind: str, schedule_key: str | None = None
+) -> TrainingRun:
+    """Beat's retraining: find or create the window's run and execute it here (the
+    task already runs on the ``ml`` queue). A second delivery finds the run finished
+    or running and does nothing."""
+    run, _ = training_run_schedule(kind=kind, schedule_key=schedule_key)
+    return training_run_execute(run_id=run.pk)
+
+
+def training_runs_requeue_stale(*, now: datetime | None = None) -> dict[str, list]:
+    """Runs marked running whose heartbeat is older than ``ML_STALE_RUN_SECONDS`` lost
+    their worker. Each is queued again once (it resumes from its last checkpoint, as
+    the same run id keeps the same work folder); a second staleness marks it failed.
+    Returns ``{"requeued": [ids], "failed": [ids]}``."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.ML_STALE_RUN_SECONDS)
+    outcome: dict[str, list] = {"requeued": [], "failed": []}
+    stale = TrainingRun.objects.filter(
+        status=TrainingRun.Status.RUNNING, heartbeat_at__lt=cutoff
+    ).values_list("pk", flat=True)
+    for run_id in list(stale):
+        with transaction.atomic():
+            run = TrainingRun.objects.select_for_update().get(pk=run_id)
+            if run.status != TrainingRun.Status.RUNNING or run.heartbeat_at >= cutoff:
+                continue  # it moved on while we looked
+            if run.attempts >= 1:
+                run.status = TrainingRun.Status.FAILED
+                run.error = "The worker stopped twice (no heartbeat): gave up."
+                run.finished_at = now
+                run.save(update_fields=["status", "error", "finished_at"])
+                outcome["failed"].append(run.pk)
+                verb = "training_run.failed"
+            else:
+                run.status = TrainingRun.Status.QUEUED
+                run.attempts += 1
+                run.save(update_fields=["status", "attempts"])
+                enqueue_on_commit("ml.tasks.training_run_execute", run.pk)
+                outcome["requeued"].append(run.pk)
+                verb = "training_run.requeued"
+            audit_event_record(
+                verb=verb,
+                obj=run,
+                message=f"no heartbeat since {run.heartbeat_at:%Y-%m-%d %H:%M:%S}",
+                data={"attempts": run.attempts},
+            )
+    return outcome

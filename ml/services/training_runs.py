@@ -1,0 +1,350 @@
+"""Training runs: create and queue one, execute it on a worker (progress, heartbeat,
+failure, skip) and register its result as a model version. The pure core under
+``ml/core`` does the numerical work; this module moves data between it and the
+database."""
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from audit.services import audit_event_record
+from catalog.models import Product
+from ml.models import (
+    ModelVersion,
+    TrainingRun,
+)
+from ml.options import training_parameters_clean
+from ml.selectors.model_versions import model_version_get_active
+from ml.services.gate import model_version_gate_apply
+from ml.services.model_versions import model_version_activate
+from ml.services.training_data import training_samples_confirmed
+from rakuten.exceptions import ApplicationError
+from rakuten.queueing import enqueue_on_commit
+
+logger = logging.getLogger(__name__)
+
+
+HEARTBEAT_SECONDS = 5.0
+
+
+# The heartbeat thread's period; keep it well under ML_STALE_RUN_SECONDS.
+HEARTBEAT_THREAD_SECONDS = 30.0
+
+
+class TrainingFailedError(ApplicationError):
+    code = "training_failed"
+
+
+def artifacts_dir(*parts: str) -> Path:
+    path = Path(settings.ML_ARTIFACTS_DIR, *parts)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def training_run_create(
+    *,
+    parameters: dict,
+    kind: str = TrainingRun.Kind.FULL,
+    created_by=None,
+    enqueue: bool = True,
+) -> TrainingRun:
+    """Record a training run; queue it on the ``ml`` queue once the row is committed."""
+    parameters = training_parameters_clean(parameters)
+    with transaction.atomic():
+        run = TrainingRun.objects.create(
+            parameters=parameters, kind=kind, created_by=created_by
+        )
+        if enqueue:
+            enqueue_on_commit("ml.tasks.training_run_execute", run.pk)
+    return run
+
+
+def training_run_execute(*, run_id: int, log: Callable[[str], None] | None = None):
+    """Train for a queued run and register the result as a ready model version. Safe to
+    call twice: a run that already finished is left alone."""
+    from ml.core.bundles import load_bundle, save_bundle
+    from ml.core.config import TrainingConfig
+    from ml.core.errors import MLError
+    from ml.core.features import FeatureCache
+    from ml.core.finetune import finetune_model
+    from ml.core.pipeline import train_model
+
+    with transaction.atomic():
+        run = TrainingRun.objects.select_for_update().get(pk=run_id)
+        if run.status != TrainingRun.Status.QUEUED:
+            # Finished, or running on another worker (a second delivery of the same
+            # message). A run whose worker died is queued again by
+            # ``training_runs_requeue_stale``, never taken over here.
+            return run
+        run.status = TrainingRun.Status.RUNNING
+        run.started_at = run.started_at or timezone.now()
+        run.heartbeat_at = timezone.now()
+        run.save(update_fields=["status", "started_at", "heartbeat_at"])
+        audit_event_record(
+            verb="training_run.started",
+            obj=run,
+            actor=run.created_by,
+            message=f"Training run #{run.pk} ({run.kind}) started",
+            data={"attempts": run.attempts},
+        )
+
+    params = run.parameters
+    data = training_samples_confirmed(
+        kind=run.kind, exclude_eval_slice=True, seed=params.get("seed", 0)
+    )
+    if data.base is not None and data.n_new == 0:
+        return _training_run_skip(
+            run.pk,
+            f"nothing to learn: no product confirmed since {data.base} was trained "
+            "(the evaluation slice excepted)",
+        )
+    backbone = None if params.get("text_only") else params.get("backbone")
+    config = TrainingConfig(
+        backbone=backbone,
+        epochs=params.get("epochs", 8),
+        allow_random_backbone=params.get("allow_random_backbone", False),
+        # The local weights file setting is torchvision's VGG16 (nothing downloads).
+        backbone_weights_path=(
+            settings.ML_VGG16_WEIGHTS_PATH or None if backbone == "vgg16" else None
+        ),
+        seed=params.get("seed", 0),
+    )
+    reporter = _ProgressReporter(run.pk, log)
+    common = {
+        "work_dir": artifacts_dir("runs", str(run.pk)),
+        "feature_cache": FeatureCache(artifacts_dir("features")),
+        "progress": reporter,
+        "log_dir": artifacts_dir("runs", str(run.pk), "tensorboard"),
+    }
+    try:
+        with _Heartbeat(run.pk, attempts=run.attempts):
+            if data.base is not None:  # incremental: fine-tune the active model's heads
+                base = load_bundle(
+                    Path(data.base.bundle_path),
+                    expected_sha256=data.base.bundle_sha256,
+                )
+                result = finetune_model(
+                    data.samples,
+                    base,
+                    config,
+                    labels=data.labels,
+                    new=data.new,
+                    **common,
+                )
+            else:
+                result = train_model(data.samples, config, **common)
+            bundle = save_bundle(
+                result,
+                root=artifacts_dir("bundles"),
+                extra_metadata={
+                    "training_run": run.pk,
+                    "is_demo": params.get("is_demo"),
+                },
+            )
+    except MLError as exc:
+        _training_run_fail(run.pk, str(exc), attempts=run.attempts)
+        raise TrainingFailedError(str(exc)) from exc
+    except BaseException as exc:
+        # Record the failure on the run before the error goes on (worker logs it).
+        _training_run_fail(
+            run.pk, f"{type(exc).__name__}: {exc}", attempts=run.attempts
+        )
+        raise
+    version = _model_version_register(run, result, bundle, params)
+    if version is None:  # the run was queued again meanwhile: the new attempt owns it
+        return TrainingRun.objects.get(pk=run.pk)
+    if params.get("activate"):
+        model_version_activate(
+            version=version, user=run.created_by, reason=f"training run #{run.pk}"
+        )
+    elif params.get("gate"):
+        model_version_gate_apply(candidate=version)
+    return TrainingRun.objects.get(pk=run.pk)
+
+
+class _ProgressReporter:
+    """Progress callback for the core: stores progress and a heartbeat at most every
+    few seconds (and at stage changes), and appends to the run's log."""
+
+    def __init__(self, run_id: int, log: Callable[[str], None] | None) -> None:
+        self.run_id = run_id
+        self.log = log
+        self.last = 0.0
+        self.stage = ""
+
+    def __call__(self, event: dict) -> None:
+        now = time.monotonic()
+        stage = event.get("stage", "")
+        line = _progress_line(event)
+        if self.log and line:
+            self.log(line)
+        if not line and stage == self.stage and now - self.last < HEARTBEAT_SECONDS:
+            return
+        self.stage, self.last = stage, now
+        TrainingRun.objects.filter(pk=self.run_id).update(
+            progress=float(event.get("fraction", 0.0)),
+            stage=stage[:40],
+            heartbeat_at=timezone.now(),
+            log=_concat_log(line),
+        )
+
+
+def _progress_line(event: dict) -> str:
+    if "epoch" not in event:
+        return ""
+    f1 = event.get("val_weighted_f1")
+    f1_text = f" val weighted F1 {f1:.4f}" if f1 is not None else ""
+    return f"{event.get('stage')} epoch {event['epoch']}/{event.get('epochs')}{f1_text}"
+
+
+def _concat_log(line: str):
+    from django.db.models import Value
+    from django.db.models.functions import Concat
+
+    return Concat(F("log"), Value(f"{line}\n")) if line else F("log")
+
+
+class _Heartbeat:
+    """Beats for a run from a thread while the core trains, so that a long epoch (the
+    core reports progress once per epoch) never looks like a dead worker. Only the
+    attempt that owns the run beats for it."""
+
+    def __init__(self, run_id: int, *, attempts: int) -> None:
+        self.run_id, self.attempts = run_id, attempts
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._beat, daemon=True)
+
+    def __enter__(self) -> "_Heartbeat":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stopped.set()
+        self.thread.join(timeout=10)
+
+    def _beat(self) -> None:
+        from django.db import DatabaseError, connection
+
+        try:
+            while not self.stopped.wait(HEARTBEAT_THREAD_SECONDS):
+                try:
+                    TrainingRun.objects.filter(
+                        pk=self.run_id,
+                        status=TrainingRun.Status.RUNNING,
+                        attempts=self.attempts,
+                    ).update(heartbeat_at=timezone.now())
+                except DatabaseError:
+                    logger.warning("heartbeat of run %s not stored", self.run_id)
+        finally:
+            connection.close()
+
+
+def _training_run_fail(run_id: int, error: str, *, attempts: int | None = None) -> None:
+    """Mark the run failed, unless (``attempts`` given) a newer attempt owns it."""
+    runs = TrainingRun.objects.filter(pk=run_id)
+    if attempts is not None:
+        runs = runs.filter(status=TrainingRun.Status.RUNNING, attempts=attempts)
+    if not runs.update(
+        status=TrainingRun.Status.FAILED, error=error[:5000], finished_at=timezone.now()
+    ):
+        return
+    audit_event_record(
+        verb="training_run.failed",
+        obj_type="TrainingRun",
+        obj_id=run_id,
+        message=f"Training run #{run_id} failed: {error[:200]}",
+    )
+
+
+def _training_run_skip(run_id: int, reason: str) -> TrainingRun:
+    """End a run that has nothing to train on: skipped (not failed), with the reason
+    in its log and the audit log; the active model stays as it is."""
+    TrainingRun.objects.filter(pk=run_id).update(
+        status=TrainingRun.Status.SKIPPED,
+        stage="skipped",
+        progress=1.0,
+        log=_concat_log(reason),
+        finished_at=timezone.now(),
+    )
+    audit_event_record(
+        verb="training_run.skipped",
+        obj_type="TrainingRun",
+        obj_id=run_id,
+        message=f"Training run #{run_id} skipped: {reason}",
+    )
+    return TrainingRun.objects.get(pk=run_id)
+
+
+@transaction.atomic
+def _model_version_register(run, result, bundle, params: dict) -> ModelVersion | None:
+    """Register the trained bundle, unless the run was queued again while this attempt
+    trained (its worker looked dead): then the bundle stays unreferenced on disk and
+    None is returned, so a run never yields two versions."""
+    current = TrainingRun.objects.select_for_update().get(pk=run.pk)
+    if current.status != TrainingRun.Status.RUNNING or current.attempts != run.attempts:
+        return None
+    provenance = result.backbone_provenance or {}
+    version = ModelVersion.objects.create(
+        name=params.get("name")
+        or _version_name(params, finetuned=result.lineage.get("mode") == "finetune"),
+        status=ModelVersion.Status.READY,
+        bundle_path=str(bundle.path),
+        bundle_sha256=bundle.sha256,
+        backbone=provenance.get("backbone") or "",
+        is_demo=bool(params.get("is_demo")),
+        label_codes=list(result.labels),
+        fusion_weight=result.fusion_weight,
+        metrics=result.metrics,
+        lineage=result.lineage,
+        warning=" ".join(result.warnings),
+    )
+    TrainingRun.objects.filter(pk=run.pk).update(
+        status=TrainingRun.Status.SUCCEEDED,
+        model_version=version,
+        progress=1.0,
+        metrics=version.metrics,
+        finished_at=timezone.now(),
+    )
+    audit_event_record(
+        verb="training_run.succeeded",
+        obj=run,
+        message=f"Training run #{run.pk} produced {version}",
+        data={"model_version": version.pk, "weighted_f1": version.weighted_f1},
+    )
+    return version
+
+
+def _version_name(params: dict, *, finetuned: bool = False) -> str:
+    kind = "text" if params.get("text_only") else f"text+{params.get('backbone')}"
+    prefix = "demo " if params.get("is_demo") else ""
+    suffix = " fine-tuned" if finetuned else ""
+    return f"{prefix}{kind}{suffix} {timezone.now():%Y-%m-%d %H:%M}"
+
+
+def starter_model_ensure(*, log: Callable[[str], None] | None = None):
+    """When no model is active, train and activate a text-only demo model on the
+    confirmed products (``make run`` on a fresh database). Returns the active
+    version."""
+    active = model_version_get_active()
+    if active is not None:
+        return active
+    if not Product.objects.filter(category__isnull=False).exists():
+        return None
+    if log:
+        log("No active model: training a text-only demo starter model...")
+    run = training_run_create(
+        parameters={"text_only": True, "epochs": 10, "activate": True},
+        enqueue=False,
+    )
+    TrainingRun.objects.filter(pk=run.pk).update(
+        parameters={**run.parameters, "is_demo": True}
+    )
+    training_run_execute(run_id=run.pk, log=log)
+    return model_version_get_active()
