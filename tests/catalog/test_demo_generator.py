@@ -5,7 +5,7 @@ from collections import Counter
 
 import pytest
 
-from catalog.demo_catalogue import (
+from catalog.demo.generator import (
     DEMO_CATEGORIES,
     generate_demo_rows,
     write_demo_csv,
