@@ -249,7 +249,7 @@ def products_import_generic_csv(
 def demo_catalogue_ensure(*, per_category: int = 40) -> ImportSummary | None:
     """On an empty catalogue, import the built-in French demo catalogue (written to
     ``var/demo/demo_catalogue.csv`` in the generic layout). Returns None otherwise."""
-    from catalog.demo_catalogue import write_demo_csv
+    from catalog.demo.generator import write_demo_csv
 
     if Product.objects.exists():
         return None
