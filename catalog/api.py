@@ -24,7 +24,10 @@ from catalog.selectors import (
     category_list,
     product_get_visible_to,
     product_list_visible_to,
+    product_proposal_random,
+    proposal_get,
 )
+from catalog.services.listings import listing_create
 from catalog.services.products import product_delete, product_update
 from rakuten.drf import Pagination
 
@@ -319,6 +322,97 @@ class ProductPhotoApi(APIView):
     )
     def get(self, request, pk: int):
         product = product_get_visible_to(user=request.user, pk=pk)
+        if not product.image:
+            raise NotFound("This product has no photo.")
+        return FileResponse(product.image.open("rb"))
+
+
+# --- Selling: listings and proposals ------------------------------------------
+
+
+class ListingCreateApi(APIView):
+    """Any role lists a product as its seller, with the confirmed category and,
+    optionally, the prediction it confirms (real-versus-predicted accumulates). An
+    unknown or already used prediction is a 400 and nothing is stored."""
+
+    class InputSerializer(PhotoInputMixin):
+        title = serializers.CharField(max_length=500)
+        description = serializers.CharField(
+            required=False, allow_blank=True, default=""
+        )
+        category = serializers.PrimaryKeyRelatedField(
+            queryset=category_list(active_only=False)
+        )
+        prediction = serializers.IntegerField(
+            required=False, allow_null=True, min_value=1
+        )
+
+    @extend_schema(
+        summary="Create a product (a listing)",
+        request={
+            "multipart/form-data": InputSerializer,
+            "application/json": InputSerializer,
+        },
+        responses={201: ProductOutputSerializer},
+    )
+    def post(self, request):
+        serializer = ListingCreateApi.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        product = listing_create(
+            seller=request.user,
+            title=data["title"],
+            description=data["description"],
+            category=data["category"],
+            image=data["photo"],
+            prediction_id=data.get("prediction"),
+        )
+        return Response(
+            ProductOutputSerializer(product, context={"request": request}).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class ProductCollectionApi(ProductListApi, ListingCreateApi):
+    """``products/``: GET lists (``ProductListApi``), POST creates a listing
+    (``ListingCreateApi``)."""
+
+
+class ProposalApi(APIView):
+    """A random product of the unlabelled pool (imported without a category), to try
+    the model on: send its title, description and photo to ``predict/``."""
+
+    class OutputSerializer(serializers.ModelSerializer):
+        image = serializers.SerializerMethodField()
+
+        class Meta:
+            model = Product
+            fields = ["id", "title", "description", "image"]
+
+        @extend_schema_field(OpenApiTypes.URI)
+        def get_image(self, product) -> str | None:
+            return photo_url(self.context["request"], "api-proposal-photo", product)
+
+    @extend_schema(summary="A random unlabelled product", responses=OutputSerializer)
+    def get(self, request):
+        product = product_proposal_random()
+        if product is None:
+            raise NotFound("No unlabelled product is waiting for a category.")
+        return Response(
+            ProposalApi.OutputSerializer(product, context={"request": request}).data
+        )
+
+
+class ProposalPhotoApi(APIView):
+    """The photo of a product of the unlabelled pool (any other product: 404)."""
+
+    content_negotiation_class = AnyAcceptNegotiation
+
+    @extend_schema(
+        summary="A proposal's photo", responses={(200, "image/*"): OpenApiTypes.BINARY}
+    )
+    def get(self, request, pk: int):
+        product = proposal_get(pk=pk)
         if not product.image:
             raise NotFound("This product has no photo.")
         return FileResponse(product.image.open("rb"))

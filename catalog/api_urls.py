@@ -2,10 +2,15 @@ from django.urls import path
 
 from catalog import api
 
-# ``products/`` itself (list and create) and the proposals are routed in
-# ml/api_urls.py: creating a listing links the prediction it confirms.
 urlpatterns = [
     path("categories/", api.CategoryListApi.as_view(), name="api-categories"),
+    path("products/", api.ProductCollectionApi.as_view(), name="api-products"),
+    path("products/proposal/", api.ProposalApi.as_view(), name="api-product-proposal"),
+    path(
+        "products/proposal/<int:pk>/photo/",
+        api.ProposalPhotoApi.as_view(),
+        name="api-proposal-photo",
+    ),
     path("products/<int:pk>/", api.ProductObjectApi.as_view(), name="api-product"),
     path(
         "products/<int:pk>/photo/",

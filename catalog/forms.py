@@ -2,6 +2,7 @@
 
 from django import forms
 from django.conf import settings
+from django.urls import reverse_lazy
 
 from catalog.images import InvalidImageError, image_check
 from catalog.selectors import category_list
@@ -71,3 +72,59 @@ def form_add_service_error(form: forms.Form, exc: ApplicationError) -> None:
         form.add_error(name, errors)
     if not fields:
         form.add_error(None, exc.message)
+
+
+# Typing in the title or description, or choosing a photo, asks the model (ml's
+# suggestion endpoint, by URL name) for suggestions.
+SUGGESTION_TRIGGERS = {
+    "title": "keyup changed delay:400ms, change",
+    "description": "keyup changed delay:400ms, change",
+    "photo": "change",
+}
+
+
+class ListingForm(ProductForm):
+    """The Sell form. The category comes from the suggestion radios (``category``) or,
+    when the seller picks "another category" or there are no suggestions, from the
+    searchable list (``other_category``). ``prediction`` is the stored prediction the
+    suggestions came from; ``proposal`` the unlabelled product the form was filled
+    from."""
+
+    category = forms.ModelChoiceField(queryset=category_list(), required=False)
+    other_category = forms.ModelChoiceField(
+        queryset=category_list(),
+        required=False,
+        label="Any category",
+        empty_label="— choose a category —",
+    )
+    prediction = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    proposal = forms.IntegerField(required=False, widget=forms.HiddenInput)
+
+    field_order = ["title", "description", "photo", "category", "other_category"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Typing in the title or description, or choosing a photo, posts the whole
+        # form (photo included) to the suggestion endpoint, debounced.
+        for name, trigger in SUGGESTION_TRIGGERS.items():
+            self.fields[name].widget.attrs.update(
+                {
+                    "hx-post": reverse_lazy("ml:suggestions"),
+                    "hx-trigger": trigger,
+                    "hx-target": "#suggestions",
+                    "hx-include": "closest form",
+                    "hx-encoding": "multipart/form-data",
+                    "hx-sync": "closest form:replace",
+                    "hx-indicator": "#suggest-indicator",
+                }
+            )
+
+    def clean(self):
+        cleaned = super().clean()
+        chosen = cleaned.get("category") or cleaned.get("other_category")
+        if chosen is None and not self.has_error("category"):
+            self.add_error(
+                "other_category", "Choose a category: a suggestion or one of the list."
+            )
+        cleaned["category"] = chosen
+        return cleaned

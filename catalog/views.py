@@ -1,5 +1,5 @@
-"""Seller pages on their own products: list, detail, edit, delete. Selling a new
-product (with the model's suggestions) is ``ml.views.listing_create``."""
+"""Seller pages: selling a new product (the Sell page), and the seller's own
+products: list, detail, edit, delete."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -8,12 +8,20 @@ from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from catalog.forms import ProductFilterForm, ProductForm, form_add_service_error
+from catalog.forms import (
+    ListingForm,
+    ProductFilterForm,
+    ProductForm,
+    form_add_service_error,
+)
 from catalog.selectors import (
     product_get_owned_by,
     product_get_visible_to,
     product_list_visible_to,
+    product_proposal_random,
+    proposal_get,
 )
+from catalog.services.listings import listing_create
 from catalog.services.products import product_delete, product_update
 from rakuten.exceptions import ApplicationError, NotFoundError
 
@@ -107,3 +115,90 @@ def _get_or_404(selector, user, pk: int):
         return selector(user=user, pk=pk)
     except NotFoundError as exc:
         raise Http404(exc.message) from exc
+
+
+# --- Selling -------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def listing_create_view(request):
+    """The Sell page. ``?propose=1`` fills it with a random unlabelled product. The
+    model's part of the page (which model suggests, the suggestions) comes from the ml
+    app's template tags and suggestion endpoint."""
+    proposal = None
+    if request.method == "POST":
+        form = ListingForm(request.POST, request.FILES)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                product = listing_create(
+                    seller=request.user,
+                    title=data["title"],
+                    description=data["description"],
+                    category=data["category"],
+                    image=data["photo"] or _proposal_photo(data["proposal"]),
+                    prediction_id=data["prediction"],
+                )
+            except ApplicationError as exc:
+                form_add_service_error(form, exc)
+            else:
+                messages.success(request, f"“{product.title}” is listed.")
+                return redirect(product)
+        proposal = _proposal_or_none(form["proposal"].value())
+    elif "propose" in request.GET:
+        proposal = product_proposal_random()
+        if proposal is None:
+            messages.info(request, "The unlabelled pool is empty: nothing to propose.")
+        form = ListingForm(initial=_proposal_initial(proposal))
+    else:
+        form = ListingForm()
+    return render(
+        request,
+        "catalog/listing_form.html",
+        {
+            "form": form,
+            "proposal": proposal,
+        },
+    )
+
+
+@login_required
+@require_GET
+def proposal_photo(request, pk: int):
+    proposal = _proposal_or_404(pk)
+    if not proposal.image:
+        raise Http404("This product has no photo.")
+    return FileResponse(proposal.image.open("rb"))
+
+
+def _proposal_initial(proposal) -> dict:
+    if proposal is None:
+        return {}
+    return {
+        "title": proposal.title,
+        "description": proposal.description,
+        "proposal": proposal.pk,
+    }
+
+
+def _proposal_or_404(pk):
+    try:
+        return proposal_get(pk=pk)
+    except NotFoundError as exc:
+        raise Http404(exc.message) from exc
+
+
+def _proposal_or_none(pk):
+    try:
+        return proposal_get(pk=int(pk)) if pk else None
+    except (NotFoundError, ValueError):
+        return None
+
+
+def _proposal_photo(pk):
+    """The proposed product's photo, used for the listing when none was uploaded."""
+    if not pk:
+        return None
+    proposal = _proposal_or_404(pk)
+    return proposal.image or None

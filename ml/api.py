@@ -1,35 +1,23 @@
-"""REST API of the ML side: predictions, listings (a product saved from a
-prediction), proposals (unlabelled products to try the model on), metrics, training
-runs, model versions and the dataset reset."""
+"""REST API of the ML side: predictions, metrics, training runs, model versions and
+the dataset reset."""
 
-from django.http import FileResponse
 from django.shortcuts import get_object_or_404
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     PolymorphicProxySerializer,
     extend_schema,
-    extend_schema_field,
 )
 from rest_framework import serializers, status
-from rest_framework.exceptions import APIException, NotFound
+from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsPlatformStaff, IsStaffOrIntegrator
 from catalog.api import (
-    AnyAcceptNegotiation,
     PhotoInputMixin,
-    ProductListApi,
-    ProductOutputSerializer,
-    photo_url,
 )
-from catalog.models import Product
-from catalog.selectors import category_list, product_proposal_random, proposal_get
-from catalog.services.listings import listing_create
 from ml.models import ModelVersion, TrainingRun
 from ml.selectors.model_versions import model_version_list
 from ml.selectors.monitoring import metric_snapshot_list, model_metrics_window
-from ml.selectors.predictions import prediction_get_unused
 from ml.selectors.training_runs import training_run_get, training_run_list
 from ml.services.datasets import dataset_reset
 from ml.services.model_versions import model_version_activate, model_version_rollback
@@ -52,7 +40,7 @@ class ModelVersionRefSerializer(serializers.ModelSerializer):
         fields = ["id", "name"]
 
 
-# --- Predictions and listings ---------------------------------------------------------
+# --- Predictions ---------------------------------------------------------
 
 
 class PredictApi(APIView):
@@ -114,101 +102,6 @@ class PredictApi(APIView):
         except NoActiveModelError as exc:
             raise ModelUnavailable(exc.message) from exc
         return Response(PredictApi.OutputSerializer(prediction).data)
-
-
-class ListingCreateApi(APIView):
-    """Any role lists a product as its seller, with the confirmed category and,
-    optionally, the prediction it confirms (real-versus-predicted accumulates)."""
-
-    class InputSerializer(PhotoInputMixin):
-        title = serializers.CharField(max_length=500)
-        description = serializers.CharField(
-            required=False, allow_blank=True, default=""
-        )
-        category = serializers.PrimaryKeyRelatedField(
-            queryset=category_list(active_only=False)
-        )
-        prediction = serializers.IntegerField(
-            required=False, allow_null=True, min_value=1
-        )
-
-        def validate_prediction(self, value):
-            user = self.context["request"].user
-            if value is not None and prediction_get_unused(pk=value, user=user) is None:
-                raise serializers.ValidationError("Unknown or already used prediction.")
-            return value
-
-    @extend_schema(
-        summary="Create a product (a listing)",
-        request={
-            "multipart/form-data": InputSerializer,
-            "application/json": InputSerializer,
-        },
-        responses={201: ProductOutputSerializer},
-    )
-    def post(self, request):
-        serializer = ListingCreateApi.InputSerializer(
-            data=request.data, context={"request": request}
-        )
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        product = listing_create(
-            seller=request.user,
-            title=data["title"],
-            description=data["description"],
-            category=data["category"],
-            image=data["photo"],
-            prediction_id=data.get("prediction"),
-        )
-        return Response(
-            ProductOutputSerializer(product, context={"request": request}).data,
-            status=status.HTTP_201_CREATED,
-        )
-
-
-class ProductCollectionApi(ProductListApi, ListingCreateApi):
-    """``products/``: GET lists (``catalog.api.ProductListApi``), POST creates a
-    listing (``ListingCreateApi``)."""
-
-
-class ProposalApi(APIView):
-    """A random product of the unlabelled pool (imported without a category), to try
-    the model on: send its title, description and photo to ``predict/``."""
-
-    class OutputSerializer(serializers.ModelSerializer):
-        image = serializers.SerializerMethodField()
-
-        class Meta:
-            model = Product
-            fields = ["id", "title", "description", "image"]
-
-        @extend_schema_field(OpenApiTypes.URI)
-        def get_image(self, product) -> str | None:
-            return photo_url(self.context["request"], "api-proposal-photo", product)
-
-    @extend_schema(summary="A random unlabelled product", responses=OutputSerializer)
-    def get(self, request):
-        product = product_proposal_random()
-        if product is None:
-            raise NotFound("No unlabelled product is waiting for a category.")
-        return Response(
-            ProposalApi.OutputSerializer(product, context={"request": request}).data
-        )
-
-
-class ProposalPhotoApi(APIView):
-    """The photo of a product of the unlabelled pool (any other product: 404)."""
-
-    content_negotiation_class = AnyAcceptNegotiation
-
-    @extend_schema(
-        summary="A proposal's photo", responses={(200, "image/*"): OpenApiTypes.BINARY}
-    )
-    def get(self, request, pk: int):
-        product = proposal_get(pk=pk)
-        if not product.image:
-            raise NotFound("This product has no photo.")
-        return FileResponse(product.image.open("rb"))
 
 
 # --- Metrics --------------------------------------------------------------------------

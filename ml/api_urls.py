@@ -4,15 +4,6 @@ from ml import api
 
 urlpatterns = [
     path("predict/", api.PredictApi.as_view(), name="api-predict"),
-    # Here, not in catalog: creating a listing links its prediction, and proposals
-    # are products to try the model on.
-    path("products/", api.ProductCollectionApi.as_view(), name="api-products"),
-    path("products/proposal/", api.ProposalApi.as_view(), name="api-product-proposal"),
-    path(
-        "products/proposal/<int:pk>/photo/",
-        api.ProposalPhotoApi.as_view(),
-        name="api-proposal-photo",
-    ),
     path("metrics/", api.MetricsApi.as_view(), name="api-metrics"),
     path(
         "training-runs/",

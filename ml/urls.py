@@ -5,13 +5,7 @@ from ml import views
 app_name = "ml"
 
 urlpatterns = [
-    path("products/new/", views.listing_create_view, name="listing_create"),
     path("products/suggestions/", views.suggestions, name="suggestions"),
-    path(
-        "products/proposals/<int:pk>/photo/",
-        views.proposal_photo,
-        name="proposal_photo",
-    ),
     path("staff/performance/", views.performance, name="performance"),
     path("staff/training/", views.training, name="training"),
     path(

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, Http404
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import (
     require_GET,
@@ -18,13 +18,11 @@ from django.views.decorators.http import (
 
 from audit.selectors import audit_event_list
 from catalog.forms import form_add_service_error
-from catalog.selectors import product_proposal_random, proposal_get
-from catalog.services.listings import listing_create
+from catalog.selectors import proposal_get
 from catalog.services.taxonomy import category_merge
 from ml.forms import (
     CategoryMergeForm,
     DatasetResetForm,
-    ListingForm,
     MetricsWindowForm,
     ModelCompareForm,
     SuggestionForm,
@@ -49,9 +47,7 @@ from ml.selectors.monitoring import (
     alert_list_unresolved,
     metric_snapshot_list,
     model_metrics_window,
-    model_score_recent,
 )
-from ml.selectors.predictions import prediction_get_unused
 from ml.selectors.training_runs import training_run_get, training_run_list
 from ml.services.datasets import dataset_reset
 from ml.services.model_versions import model_version_activate, model_version_rollback
@@ -74,52 +70,7 @@ def staff_required(view):
     return wrapper
 
 
-# --- Selling -------------------------------------------------------------------------
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def listing_create_view(request):
-    """The Sell page. ``?propose=1`` fills it with a random unlabelled product."""
-    proposal = None
-    if request.method == "POST":
-        form = ListingForm(request.POST, request.FILES)
-        if form.is_valid():
-            data = form.cleaned_data
-            try:
-                product = listing_create(
-                    seller=request.user,
-                    title=data["title"],
-                    description=data["description"],
-                    category=data["category"],
-                    image=data["photo"] or _proposal_photo(data["proposal"]),
-                    prediction_id=data["prediction"],
-                )
-            except ApplicationError as exc:
-                form_add_service_error(form, exc)
-            else:
-                messages.success(request, f"“{product.title}” is listed.")
-                return redirect(product)
-        proposal = _proposal_or_none(form["proposal"].value())
-    elif "propose" in request.GET:
-        proposal = product_proposal_random()
-        if proposal is None:
-            messages.info(request, "The unlabelled pool is empty: nothing to propose.")
-        form = ListingForm(initial=_proposal_initial(proposal))
-    else:
-        form = ListingForm()
-    return render(
-        request,
-        "ml/listing_form.html",
-        {
-            "form": form,
-            "proposal": proposal,
-            "prediction": _prediction_to_show(request, form),
-            "selected": _selected_suggestion(form),
-            "active_model": model_version_get_active(),
-            "score": model_score_recent(),
-        },
-    )
+# --- Suggestions --------------------------------------------------------------------
 
 
 @login_required
@@ -153,73 +104,19 @@ def suggestions(request):
     return render(request, "ml/_suggestions.html", context)
 
 
-@login_required
-@require_GET
-def proposal_photo(request, pk: int):
-    proposal = _proposal_or_404(pk)
-    if not proposal.image:
-        raise Http404("This product has no photo.")
-    return FileResponse(proposal.image.open("rb"))
-
-
-def _proposal_initial(proposal) -> dict:
-    if proposal is None:
-        return {}
-    return {
-        "title": proposal.title,
-        "description": proposal.description,
-        "proposal": proposal.pk,
-    }
-
-
-def _proposal_or_404(pk):
-    try:
-        return proposal_get(pk=pk)
-    except NotFoundError as exc:
-        raise Http404(exc.message) from exc
-
-
-def _proposal_or_none(pk):
-    try:
-        return proposal_get(pk=int(pk)) if pk else None
-    except (NotFoundError, ValueError):
-        return None
-
-
-def _proposal_photo(pk):
-    """The proposed product's photo, used for the listing when none was uploaded."""
-    if not pk:
-        return None
-    proposal = _proposal_or_404(pk)
-    return proposal.image or None
-
-
 def _photo_bytes(upload, proposal_pk) -> bytes | None:
+    """The uploaded photo's bytes, or those of the proposed product's photo."""
     if upload:
         upload.seek(0)
         return upload.read()
-    photo = _proposal_photo(proposal_pk)
-    if photo is None:
-        return None
-    with photo.open("rb") as handle:
-        return handle.read()
-
-
-def _prediction_to_show(request, form):
-    """Show the suggestions again when the form comes back with an error."""
-    pk = form["prediction"].value()
     try:
-        return prediction_get_unused(pk=int(pk), user=request.user)
-    except (TypeError, ValueError):
+        proposal = proposal_get(pk=int(proposal_pk)) if proposal_pk else None
+    except NotFoundError as exc:
+        raise Http404(exc.message) from exc
+    if proposal is None or not proposal.image:
         return None
-
-
-def _selected_suggestion(form) -> str:
-    """Which suggestion radio to tick when the form comes back: the posted one, or
-    "other" when the seller chose from the list ("": the first one)."""
-    if not form.is_bound:
-        return ""
-    return str(form["category"].value() or "other")
+    with proposal.image.open("rb") as handle:
+        return handle.read()
 
 
 # --- Staff: performance --------------------------------------------------------------

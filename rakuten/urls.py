@@ -7,7 +7,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("accounts/", include("accounts.urls")),
-    # Sell (products/new/, products/suggestions/) and the staff pages (staff/...).
+    # The suggestion endpoint (products/suggestions/) and the staff pages (staff/...).
     path("", include("ml.urls")),
     path("products/", include("catalog.urls")),
     path("admin/", admin.site.urls),

@@ -34,7 +34,7 @@ def test_staff_pages_show_the_alert_banner_and_sellers_do_not(
 ):
     # When staff and a seller open a page
     staff_page = client_logged_in_as(staff_user).get(reverse("ml:training"))
-    seller_page = client_logged_in_as(seller).get(reverse("ml:listing_create"))
+    seller_page = client_logged_in_as(seller).get(reverse("catalog:listing_create"))
     # Then only the staff see the alert
     assert "Weighted F1 over the last 7 days is 0.500" in staff_page.text
     assert "model-alerts" not in seller_page.text

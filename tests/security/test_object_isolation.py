@@ -26,7 +26,7 @@ OBJECT_ROUTES = {
     "catalog:product_photo": OWNED,
     "catalog:product_edit": OWNED,
     "catalog:product_delete": OWNED,
-    "ml:proposal_photo": POOL,
+    "catalog:proposal_photo": POOL,
     "ml:training_progress": STAFF,
     "ml:model_version_activate": STAFF,
     "ml:alert_acknowledge": STAFF,

@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from catalog.importers import ImportRow, read_generic_csv
 from ml.core.backbones import BACKBONES
-from ml.simulation import DRIFTS, MarketItem, marketplace_simulate
+from ml.services.simulation import DRIFTS, MarketItem, marketplace_simulate
 from rakuten.celery import app
 from rakuten.exceptions import ApplicationError
 
