@@ -13,6 +13,14 @@ import torch
 from torch import nn
 
 from ml.core.backbones import BackboneSpec
+from ml.core.branches import (
+    ImageBranch,
+    Run,
+    TextBranch,
+    feature_progress,
+    probabilities,
+    text_rows,
+)
 from ml.core.bundles import LoadedBundle, bundle_backbone
 from ml.core.checkpoints import stage_fingerprint
 from ml.core.config import ProgressCallback, TrainingConfig, TrainingResult
@@ -21,16 +29,10 @@ from ml.core.errors import TrainingDataError
 from ml.core.features import FeatureCache, extract_features
 from ml.core.networks import ImageHead, TextClassifier
 from ml.core.pipeline import (
-    _branches_and_fusion,
-    _feature_progress,
-    _ImageBranch,
-    _lineage,
-    _probabilities,
-    _Run,
-    _run_start,
-    _sample_labels,
-    _text_rows,
-    _TextBranch,
+    branches_and_fusion,
+    run_lineage,
+    run_start,
+    sample_labels,
 )
 from ml.core.transforms import (
     encode_texts,
@@ -75,9 +77,9 @@ def _text_features(net: TextClassifier, ids: torch.Tensor) -> torch.Tensor:
 
 
 def _finetune_text(
-    run: _Run, samples: Sequence[Sample], base: LoadedBundle
-) -> _TextBranch:
-    texts, has_text, train, val = _text_rows(run, samples)
+    run: Run, samples: Sequence[Sample], base: LoadedBundle
+) -> TextBranch:
+    texts, has_text, train, val = text_rows(run, samples)
     ids = encode_texts(base.tokenizer, texts, max_length=base.max_length)
     net = copy.deepcopy(base.text_net)
     net.classifier = _resized_linear(net.classifier, base.labels, run.labels)
@@ -89,17 +91,17 @@ def _finetune_text(
     net.eval()
     net_config = dict(base.metadata["networks"]["text"]["config"])
     net_config["num_classes"] = len(run.labels)
-    p_val = _probabilities(head, features[run.val_idx])
-    return _TextBranch(base.tokenizer, net, net_config, has_text, p_val)
+    p_val = probabilities(head, features[run.val_idx])
+    return TextBranch(base.tokenizer, net, net_config, has_text, p_val)
 
 
 def _finetune_image(
-    run: _Run,
+    run: Run,
     samples: Sequence[Sample],
     base: LoadedBundle,
     spec: BackboneSpec,
     cache: FeatureCache | None,
-) -> _ImageBranch | None:
+) -> ImageBranch | None:
     """Fine-tune the image head on cached features; ``None`` when too few photos (the
     caller then keeps the base's head)."""
     if all(sample.image is None for sample in samples):
@@ -111,7 +113,7 @@ def _finetune_image(
         [sample.image for sample in samples],
         cache,
         batch_size=run.config.feature_batch_size,
-        progress=_feature_progress(run),
+        progress=feature_progress(run),
     )
     spec.module.cpu()
     run.timings["features_s"] = time.perf_counter() - started
@@ -126,10 +128,10 @@ def _finetune_image(
     run.fit(head, "image", (0.75, 0.95), features, (train, val), fingerprint)
     p_val = torch.zeros(len(run.val_idx), len(run.labels))
     has_image_val = has_image[run.val_idx]
-    p_val[has_image_val] = _probabilities(head, features[run.val_idx][has_image_val])
+    p_val[has_image_val] = probabilities(head, features[run.val_idx][has_image_val])
     head_config = dict(base.metadata["networks"]["image_head"]["config"])
     head_config["num_classes"] = len(run.labels)
-    return _ImageBranch(
+    return ImageBranch(
         head=head,
         head_config=head_config,
         provenance=dict(spec.provenance),
@@ -205,7 +207,7 @@ def finetune_model(
             is not available here.
     """
     started = time.perf_counter()
-    label_of = _sample_labels(samples)
+    label_of = sample_labels(samples)
     labels = sorted(set(labels if labels is not None else [*base.labels, *label_of]))
     unknown = sorted(set(label_of) - set(labels))
     if unknown:
@@ -214,7 +216,7 @@ def finetune_model(
         raise TrainingDataError("training needs at least two categories")
     if new is not None and len(new) != len(samples):
         raise TrainingDataError("new must say, for every sample, whether it is new")
-    run = _run_start(
+    run = run_start(
         samples,
         label_of,
         labels,
@@ -233,7 +235,7 @@ def finetune_model(
         validate_on=new,
     )
     spec = bundle_backbone(base) if base.image_head is not None else None
-    text, image, weight, metrics = _branches_and_fusion(
+    text, image, weight, metrics = branches_and_fusion(
         run,
         lambda: _finetune_text(run, samples, base),
         lambda: (
@@ -257,7 +259,7 @@ def finetune_model(
         backbone_state = base.backbone_state_dict
         weight = base.fusion_weight
     lineage = {
-        **_lineage(run, samples, label_of, text, image),
+        **run_lineage(run, samples, label_of, text, image),
         "mode": "finetune",
         "n_new": len(samples) if new is None else sum(map(bool, new)),
         "base_sha256": base.sha256,

@@ -14,60 +14,31 @@ an uninterrupted run (on CPU).
 import dataclasses
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
-from transformers import PreTrainedTokenizerFast
 
-from ml.core.backbones import build_backbone
-from ml.core.checkpoints import stage_fingerprint
+from ml.core.branches import (
+    ImageBranch,
+    Run,
+    TextBranch,
+    train_image_branch,
+    train_text_branch,
+)
 from ml.core.config import ProgressCallback, TrainingConfig, TrainingResult
 from ml.core.data import Sample, class_counts, dataset_hash, stratified_split
 from ml.core.engine import (
-    Stage,
-    cpu_state,
-    evaluate,
-    fit,
     resolve_device,
     seed_everything,
 )
 from ml.core.errors import TrainingDataError
-from ml.core.features import FeatureCache, extract_features
+from ml.core.features import FeatureCache
 from ml.core.fusion import DEFAULT_GRID, choose_fusion_weight, fuse
 from ml.core.metrics import classification_metrics
-from ml.core.networks import ImageHead, TextClassifier, image_head, text_classifier
 from ml.core.transforms import (
-    encode_texts,
-    load_tokenizer,
     preprocessing_config,
-    product_text,
-    save_tokenizer,
-    train_tokenizer,
 )
-
-
-def _prepare_tokenizer(
-    texts: list[str], config: TrainingConfig, directory: Path, fingerprint: str
-) -> PreTrainedTokenizerFast:
-    """Train the tokenizer, or reload the one a previous run of this job saved."""
-    marker = directory / "FINGERPRINT"
-    if marker.is_file() and marker.read_text("utf-8") == fingerprint:
-        return load_tokenizer(directory)
-    tokenizer = train_tokenizer(
-        texts, vocab_size=config.vocab_size, min_frequency=config.min_frequency
-    )
-    save_tokenizer(tokenizer, directory)
-    marker.write_text(fingerprint, "utf-8")
-    return tokenizer
-
-
-def _probabilities(model: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
-    loader = DataLoader(TensorDataset(inputs), batch_size=256)
-    return evaluate(model, loader, torch.device("cpu"))
 
 
 def _metrics_or_none(
@@ -82,196 +53,8 @@ def _metrics_or_none(
     )
 
 
-@dataclass
-class _Run:
-    """State shared by the stages of one :func:`train_model` call."""
-
-    config: TrainingConfig
-    labels: list[str]
-    y: torch.Tensor
-    train_idx: list[int]
-    val_idx: list[int]
-    work_dir: Path
-    device: torch.device
-    fingerprint: dict[str, Any]
-    progress: ProgressCallback | None
-    writer: Any
-    data_hash: str
-    warnings: list[str] = field(default_factory=list)
-    timings: dict[str, float] = field(default_factory=dict)
-    history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-
-    def fit(
-        self,
-        model: nn.Module,
-        name: str,
-        band: tuple[float, float],
-        inputs: torch.Tensor,
-        rows: tuple[list[int], list[int]],
-        fingerprint: str,
-        lengths: torch.Tensor | None = None,
-    ) -> None:
-        """Train ``model`` on ``inputs[rows]``; leave it on CPU, best weights loaded."""
-        started = time.perf_counter()
-        train, val = rows
-        best, self.history[name] = fit(
-            model,
-            (inputs[train], self.y[train]),
-            (inputs[val], self.y[val]),
-            stage=Stage(
-                name, band, self.work_dir / f"checkpoints/{name}.pt", fingerprint
-            ),
-            config=self.config,
-            device=self.device,
-            num_classes=len(self.labels),
-            progress=self.progress,
-            writer=self.writer,
-            lengths=None if lengths is None else (lengths[train], lengths[val]),
-        )
-        model.load_state_dict(best)
-        model.cpu().eval()
-        self.timings[f"{name}_s"] = time.perf_counter() - started
-
-
-@dataclass
-class _TextBranch:
-    tokenizer: PreTrainedTokenizerFast
-    net: TextClassifier
-    net_config: dict[str, Any]
-    has_text: torch.Tensor  # per sample
-    p_val: torch.Tensor  # [n_val, C]
-
-
-@dataclass
-class _ImageBranch:
-    head: ImageHead
-    head_config: dict[str, Any]
-    provenance: dict[str, Any]
-    backbone_state: dict[str, torch.Tensor] | None
-    has_image: torch.Tensor  # per sample
-    p_val: torch.Tensor  # [n_val, C], zero rows without photo
-
-
-def _text_rows(
-    run: _Run, samples: Sequence[Sample]
-) -> tuple[list[str], torch.Tensor, list[int], list[int]]:
-    """Each sample's text, which have one, and the train and val rows that do."""
-    texts = [product_text(sample.title, sample.description) for sample in samples]
-    has_text = torch.tensor([bool(text) for text in texts], dtype=torch.bool)
-    train = [i for i in run.train_idx if has_text[i]]
-    val = [i for i in run.val_idx if has_text[i]]
-    if not train or not val:
-        raise TrainingDataError("training needs products with text in train and val")
-    return texts, has_text, train, val
-
-
-def _train_text_branch(run: _Run, samples: Sequence[Sample]) -> _TextBranch:
-    config = run.config
-    texts, has_text, train, val = _text_rows(run, samples)
-    keys = ("max_length", "vocab_size", "min_frequency", "embed_dim", "hidden_size")
-    fingerprint = stage_fingerprint(
-        {
-            **run.fingerprint,
-            "stage": "text",
-            "dropout": config.dropout,
-            "pooling": config.pooling,
-            **{key: getattr(config, key) for key in keys},
-        }
-    )
-    tokenizer = _prepare_tokenizer(
-        [texts[i] for i in train], config, run.work_dir / "tokenizer", fingerprint
-    )
-    ids = encode_texts(tokenizer, texts, max_length=config.max_length)
-    net_config = {
-        "vocab_size": len(tokenizer),
-        "num_classes": len(run.labels),
-        "embed_dim": config.embed_dim,
-        "hidden_size": config.hidden_size,
-        "dropout": config.dropout,
-        "pad_index": int(tokenizer.pad_token_id),
-        "pooling": config.pooling,
-    }
-    seed_everything(config.seed)
-    net = text_classifier(**net_config)
-    band = (0.0, 0.45) if config.backbone else (0.0, 0.95)
-    lengths = (ids != tokenizer.pad_token_id).sum(dim=1)
-    run.fit(net, "text", band, ids, (train, val), fingerprint, lengths)
-    p_val = _probabilities(net, ids[run.val_idx])
-    return _TextBranch(tokenizer, net, net_config, has_text, p_val)
-
-
-def _train_image_branch(
-    run: _Run, samples: Sequence[Sample], cache: FeatureCache | None
-) -> _ImageBranch | None:
-    config = run.config
-    assert config.backbone is not None
-    if all(sample.image is None for sample in samples):
-        run.warnings.append("no product has a photo: the image branch was skipped")
-        return None
-    started = time.perf_counter()
-    spec = build_backbone(
-        config.backbone,
-        pretrained=True,
-        weights_path=config.backbone_weights_path,
-        allow_random=config.allow_random_backbone,
-    )
-    if spec.provenance["warning"]:
-        run.warnings.append(str(spec.provenance["warning"]))
-
-    spec.module.to(run.device)
-    features, has_image = extract_features(
-        spec,
-        [sample.image for sample in samples],
-        cache,
-        batch_size=config.feature_batch_size,
-        progress=_feature_progress(run),
-    )
-    spec.module.cpu()
-    run.timings["features_s"] = time.perf_counter() - started
-    unreadable = sum(
-        sample.image is not None and not ok
-        for sample, ok in zip(samples, has_image.tolist(), strict=True)
-    )
-    if unreadable:
-        run.warnings.append(f"{unreadable} photo(s) could not be read and were ignored")
-    train = [i for i in run.train_idx if has_image[i]]
-    val = [i for i in run.val_idx if has_image[i]]
-    if not train or not val:
-        run.warnings.append("too few photos for train and validation: image skipped")
-        return None
-    head_config = {
-        "in_features": spec.feature_dim,
-        "num_classes": len(run.labels),
-        "hidden": config.image_hidden,
-        "dropout": config.image_dropout,
-    }
-    fingerprint = stage_fingerprint(
-        {
-            **run.fingerprint,
-            "stage": "image",
-            "backbone": spec.provenance["state_sha256"],
-            **head_config,
-        }
-    )
-    seed_everything(config.seed)
-    head = image_head(**head_config)
-    run.fit(head, "image", (0.75, 0.95), features, (train, val), fingerprint)
-    p_val = torch.zeros(len(run.val_idx), len(run.labels))
-    has_image_val = has_image[run.val_idx]
-    p_val[has_image_val] = _probabilities(head, features[run.val_idx][has_image_val])
-    random_init = spec.provenance["source"] == "random"
-    return _ImageBranch(
-        head=head,
-        head_config=head_config,
-        provenance=dict(spec.provenance),
-        backbone_state=cpu_state(spec.module) if random_init else None,
-        has_image=has_image,
-        p_val=p_val,
-    )
-
-
 def _fuse_and_measure(
-    run: _Run, text: _TextBranch, image: _ImageBranch | None
+    run: Run, text: TextBranch, image: ImageBranch | None
 ) -> tuple[float, dict[str, Any]]:
     """Choose the fusion weight on validation; metrics of fused, text and image."""
     y_val = run.y[run.val_idx]
@@ -305,13 +88,13 @@ def _fuse_and_measure(
     return weight, metrics
 
 
-def _sample_labels(samples: Sequence[Sample]) -> list[str]:
+def sample_labels(samples: Sequence[Sample]) -> list[str]:
     if any(sample.label is None for sample in samples):
         raise TrainingDataError("every training sample needs a label")
     return [str(sample.label) for sample in samples]
 
 
-def _run_start(
+def run_start(
     samples: Sequence[Sample],
     label_of: list[str],
     labels: list[str],
@@ -321,7 +104,7 @@ def _run_start(
     log_dir: Path | None,
     fingerprint: dict[str, Any] | None = None,
     validate_on: Sequence[bool] | None = None,
-) -> _Run:
+) -> Run:
     """Split, seed and open the TensorBoard writer (the caller closes it).
     ``validate_on``: only these samples may be drawn for validation (when they allow
     a split; otherwise every sample may, with a warning)."""
@@ -359,7 +142,7 @@ def _run_start(
         from torch.utils.tensorboard import SummaryWriter  # slow import: on demand
 
         writer = SummaryWriter(log_dir=str(log_dir))
-    return _Run(
+    return Run(
         config=config,
         labels=labels,
         y=torch.tensor([index_of[label] for label in label_of], dtype=torch.long),
@@ -383,23 +166,7 @@ def _run_start(
     )
 
 
-def _feature_progress(run: _Run) -> Callable[[int, int], None]:
-    def on_features(done: int, total: int) -> None:
-        if run.progress is not None:
-            fraction = 0.45 + 0.3 * done / max(total, 1)
-            run.progress(
-                {
-                    "stage": "features",
-                    "done": done,
-                    "total": total,
-                    "fraction": fraction,
-                }
-            )
-
-    return on_features
-
-
-def _report_fusion(run: _Run, weight: float, fused_f1: float) -> None:
+def _report_fusion(run: Run, weight: float, fused_f1: float) -> None:
     if run.progress is not None:
         run.progress(
             {
@@ -414,11 +181,11 @@ def _report_fusion(run: _Run, weight: float, fused_f1: float) -> None:
         run.writer.add_scalar("fusion/val_weighted_f1", fused_f1, 0)
 
 
-def _branches_and_fusion(
-    run: _Run,
-    text_branch: Callable[[], _TextBranch],
-    image_branch: Callable[[], _ImageBranch | None],
-) -> tuple[_TextBranch, _ImageBranch | None, float, dict[str, Any]]:
+def branches_and_fusion(
+    run: Run,
+    text_branch: Callable[[], TextBranch],
+    image_branch: Callable[[], ImageBranch | None],
+) -> tuple[TextBranch, ImageBranch | None, float, dict[str, Any]]:
     """Train the text branch, then the image branch, choose the fusion weight and
     measure; the TensorBoard writer is closed whatever happens."""
     try:
@@ -432,12 +199,12 @@ def _branches_and_fusion(
     return text, image, weight, metrics
 
 
-def _lineage(
-    run: _Run,
+def run_lineage(
+    run: Run,
     samples: Sequence[Sample],
     label_of: list[str],
-    text: _TextBranch,
-    image: _ImageBranch | None,
+    text: TextBranch,
+    image: ImageBranch | None,
 ) -> dict[str, Any]:
     has_image = image.has_image if image is not None else None
     return {
@@ -454,7 +221,6 @@ def _lineage(
     }
 
 
-# ------------------------------------------------------------------- the pipeline
 def train_model(
     samples: Sequence[Sample],
     config: TrainingConfig,
@@ -483,22 +249,20 @@ def train_model(
             and ``config.allow_random_backbone`` is false.
     """
     started = time.perf_counter()
-    label_of = _sample_labels(samples)
+    label_of = sample_labels(samples)
     labels = sorted(set(label_of))
     if len(labels) < 2:
         raise TrainingDataError("training needs at least two categories")
-    run = _run_start(samples, label_of, labels, config, work_dir, progress, log_dir)
-    text, image, weight, metrics = _branches_and_fusion(
+    run = run_start(samples, label_of, labels, config, work_dir, progress, log_dir)
+    text, image, weight, metrics = branches_and_fusion(
         run,
-        lambda: _train_text_branch(run, samples),
+        lambda: train_text_branch(run, samples),
         lambda: (
-            _train_image_branch(run, samples, feature_cache)
-            if config.backbone
-            else None
+            train_image_branch(run, samples, feature_cache) if config.backbone else None
         ),
     )
 
-    lineage = _lineage(run, samples, label_of, text, image)
+    lineage = run_lineage(run, samples, label_of, text, image)
     run.timings["total_s"] = time.perf_counter() - started
     return TrainingResult(
         labels=labels,

@@ -1,0 +1,260 @@
+"""The two branches of a training run: the text network (tokenizer, BiGRU) and the
+image head on cached backbone features, each trained with the engine on the run's
+split. :mod:`ml.core.pipeline` and :mod:`ml.core.finetune` share them."""
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+from transformers import PreTrainedTokenizerFast
+
+from ml.core.backbones import build_backbone
+from ml.core.checkpoints import stage_fingerprint
+from ml.core.config import ProgressCallback, TrainingConfig
+from ml.core.data import Sample
+from ml.core.engine import (
+    Stage,
+    cpu_state,
+    evaluate,
+    fit,
+    seed_everything,
+)
+from ml.core.errors import TrainingDataError
+from ml.core.features import FeatureCache, extract_features
+from ml.core.networks import ImageHead, TextClassifier, image_head, text_classifier
+from ml.core.transforms import (
+    encode_texts,
+    load_tokenizer,
+    product_text,
+    save_tokenizer,
+    train_tokenizer,
+)
+
+
+def prepare_tokenizer(
+    texts: list[str], config: TrainingConfig, directory: Path, fingerprint: str
+) -> PreTrainedTokenizerFast:
+    """Train the tokenizer, or reload the one a previous run of this job saved."""
+    marker = directory / "FINGERPRINT"
+    if marker.is_file() and marker.read_text("utf-8") == fingerprint:
+        return load_tokenizer(directory)
+    tokenizer = train_tokenizer(
+        texts, vocab_size=config.vocab_size, min_frequency=config.min_frequency
+    )
+    save_tokenizer(tokenizer, directory)
+    marker.write_text(fingerprint, "utf-8")
+    return tokenizer
+
+
+def probabilities(model: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
+    loader = DataLoader(TensorDataset(inputs), batch_size=256)
+    return evaluate(model, loader, torch.device("cpu"))
+
+
+@dataclass
+class Run:
+    """State shared by the stages of one :func:`train_model` call."""
+
+    config: TrainingConfig
+    labels: list[str]
+    y: torch.Tensor
+    train_idx: list[int]
+    val_idx: list[int]
+    work_dir: Path
+    device: torch.device
+    fingerprint: dict[str, Any]
+    progress: ProgressCallback | None
+    writer: Any
+    data_hash: str
+    warnings: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def fit(
+        self,
+        model: nn.Module,
+        name: str,
+        band: tuple[float, float],
+        inputs: torch.Tensor,
+        rows: tuple[list[int], list[int]],
+        fingerprint: str,
+        lengths: torch.Tensor | None = None,
+    ) -> None:
+        """Train ``model`` on ``inputs[rows]``; leave it on CPU, best weights loaded."""
+        started = time.perf_counter()
+        train, val = rows
+        best, self.history[name] = fit(
+            model,
+            (inputs[train], self.y[train]),
+            (inputs[val], self.y[val]),
+            stage=Stage(
+                name, band, self.work_dir / f"checkpoints/{name}.pt", fingerprint
+            ),
+            config=self.config,
+            device=self.device,
+            num_classes=len(self.labels),
+            progress=self.progress,
+            writer=self.writer,
+            lengths=None if lengths is None else (lengths[train], lengths[val]),
+        )
+        model.load_state_dict(best)
+        model.cpu().eval()
+        self.timings[f"{name}_s"] = time.perf_counter() - started
+
+
+@dataclass
+class TextBranch:
+    tokenizer: PreTrainedTokenizerFast
+    net: TextClassifier
+    net_config: dict[str, Any]
+    has_text: torch.Tensor  # per sample
+    p_val: torch.Tensor  # [n_val, C]
+
+
+@dataclass
+class ImageBranch:
+    head: ImageHead
+    head_config: dict[str, Any]
+    provenance: dict[str, Any]
+    backbone_state: dict[str, torch.Tensor] | None
+    has_image: torch.Tensor  # per sample
+    p_val: torch.Tensor  # [n_val, C], zero rows without photo
+
+
+def text_rows(
+    run: Run, samples: Sequence[Sample]
+) -> tuple[list[str], torch.Tensor, list[int], list[int]]:
+    """Each sample's text, which have one, and the train and val rows that do."""
+    texts = [product_text(sample.title, sample.description) for sample in samples]
+    has_text = torch.tensor([bool(text) for text in texts], dtype=torch.bool)
+    train = [i for i in run.train_idx if has_text[i]]
+    val = [i for i in run.val_idx if has_text[i]]
+    if not train or not val:
+        raise TrainingDataError("training needs products with text in train and val")
+    return texts, has_text, train, val
+
+
+def train_text_branch(run: Run, samples: Sequence[Sample]) -> TextBranch:
+    config = run.config
+    texts, has_text, train, val = text_rows(run, samples)
+    keys = ("max_length", "vocab_size", "min_frequency", "embed_dim", "hidden_size")
+    fingerprint = stage_fingerprint(
+        {
+            **run.fingerprint,
+            "stage": "text",
+            "dropout": config.dropout,
+            "pooling": config.pooling,
+            **{key: getattr(config, key) for key in keys},
+        }
+    )
+    tokenizer = prepare_tokenizer(
+        [texts[i] for i in train], config, run.work_dir / "tokenizer", fingerprint
+    )
+    ids = encode_texts(tokenizer, texts, max_length=config.max_length)
+    net_config = {
+        "vocab_size": len(tokenizer),
+        "num_classes": len(run.labels),
+        "embed_dim": config.embed_dim,
+        "hidden_size": config.hidden_size,
+        "dropout": config.dropout,
+        "pad_index": int(tokenizer.pad_token_id),
+        "pooling": config.pooling,
+    }
+    seed_everything(config.seed)
+    net = text_classifier(**net_config)
+    band = (0.0, 0.45) if config.backbone else (0.0, 0.95)
+    lengths = (ids != tokenizer.pad_token_id).sum(dim=1)
+    run.fit(net, "text", band, ids, (train, val), fingerprint, lengths)
+    p_val = probabilities(net, ids[run.val_idx])
+    return TextBranch(tokenizer, net, net_config, has_text, p_val)
+
+
+def feature_progress(run: Run) -> Callable[[int, int], None]:
+    def on_features(done: int, total: int) -> None:
+        if run.progress is not None:
+            fraction = 0.45 + 0.3 * done / max(total, 1)
+            run.progress(
+                {
+                    "stage": "features",
+                    "done": done,
+                    "total": total,
+                    "fraction": fraction,
+                }
+            )
+
+    return on_features
+
+
+def train_image_branch(
+    run: Run, samples: Sequence[Sample], cache: FeatureCache | None
+) -> ImageBranch | None:
+    config = run.config
+    assert config.backbone is not None
+    if all(sample.image is None for sample in samples):
+        run.warnings.append("no product has a photo: the image branch was skipped")
+        return None
+    started = time.perf_counter()
+    spec = build_backbone(
+        config.backbone,
+        pretrained=True,
+        weights_path=config.backbone_weights_path,
+        allow_random=config.allow_random_backbone,
+    )
+    if spec.provenance["warning"]:
+        run.warnings.append(str(spec.provenance["warning"]))
+
+    spec.module.to(run.device)
+    features, has_image = extract_features(
+        spec,
+        [sample.image for sample in samples],
+        cache,
+        batch_size=config.feature_batch_size,
+        progress=feature_progress(run),
+    )
+    spec.module.cpu()
+    run.timings["features_s"] = time.perf_counter() - started
+    unreadable = sum(
+        sample.image is not None and not ok
+        for sample, ok in zip(samples, has_image.tolist(), strict=True)
+    )
+    if unreadable:
+        run.warnings.append(f"{unreadable} photo(s) could not be read and were ignored")
+    train = [i for i in run.train_idx if has_image[i]]
+    val = [i for i in run.val_idx if has_image[i]]
+    if not train or not val:
+        run.warnings.append("too few photos for train and validation: image skipped")
+        return None
+    head_config = {
+        "in_features": spec.feature_dim,
+        "num_classes": len(run.labels),
+        "hidden": config.image_hidden,
+        "dropout": config.image_dropout,
+    }
+    fingerprint = stage_fingerprint(
+        {
+            **run.fingerprint,
+            "stage": "image",
+            "backbone": spec.provenance["state_sha256"],
+            **head_config,
+        }
+    )
+    seed_everything(config.seed)
+    head = image_head(**head_config)
+    run.fit(head, "image", (0.75, 0.95), features, (train, val), fingerprint)
+    p_val = torch.zeros(len(run.val_idx), len(run.labels))
+    has_image_val = has_image[run.val_idx]
+    p_val[has_image_val] = probabilities(head, features[run.val_idx][has_image_val])
+    random_init = spec.provenance["source"] == "random"
+    return ImageBranch(
+        head=head,
+        head_config=head_config,
+        provenance=dict(spec.provenance),
+        backbone_state=cpu_state(spec.module) if random_init else None,
+        has_image=has_image,
+        p_val=p_val,
+    )
