@@ -6,7 +6,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from catalog.models import Product
 from ml.models import Prediction
-from tests.api.images import (
+from tests.images import (
     SVG_BYTES,
     b64,
     decompression_bomb_png_bytes,

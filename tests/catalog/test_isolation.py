@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 
 from catalog.models import Product
 from ml.models import Alert, ModelVersion, TrainingRun
-from tests.api.images import jpeg_bytes
+from tests.images import jpeg_bytes
 from tests.factories import CategoryFactory, ProductFactory
 
 OWNED = "owned by its seller: other sellers get 404, only the seller changes it"

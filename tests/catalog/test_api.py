@@ -4,7 +4,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from catalog.models import Product
-from tests.api.images import jpeg_bytes
+from tests.images import jpeg_bytes
 from tests.factories import CategoryFactory, ProductFactory
 
 
@@ -124,7 +124,7 @@ def test_seller_creates_a_product_with_a_photo(api_as, seller, books, media_root
 
 
 def test_seller_creates_a_product_with_a_base64_photo(api_as, seller, books):
-    from tests.api.images import b64
+    from tests.images import b64
 
     response = api_as(seller).post(
         "/api/v1/products/",

@@ -12,7 +12,7 @@ from ml.core.features import FeatureCache
 from ml.core.finetune import finetune_model
 from ml.core.inference import Predictor
 from ml.core.pipeline import train_model
-from tests.ml.ml_core_samples import (
+from tests.ml.core.samples import (
     COLOURS,
     FILLER,
     multimodal_samples,

@@ -4,7 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 # Every module of the core package, found on disk so that a new one is checked too.
 CORE_MODULES = sorted(
     f"ml.core.{path.stem}"

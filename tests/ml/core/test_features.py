@@ -7,7 +7,7 @@ from torch import nn
 from ml.core.backbones import BackboneSpec
 from ml.core.errors import InvalidImageError
 from ml.core.features import FeatureCache, extract_features, image_digest
-from tests.ml.ml_core_samples import photo_bytes
+from tests.ml.core.samples import photo_bytes
 
 
 class CountingBackbone(nn.Module):

@@ -14,7 +14,7 @@ from ml.models import (
     Prediction,
     TrainingRun,
 )
-from tests.api.images import b64, jpeg_bytes
+from tests.images import b64, jpeg_bytes
 from tests.factories import CategoryFactory, ProductFactory
 
 

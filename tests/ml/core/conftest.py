@@ -4,7 +4,7 @@ import pytest
 
 from ml.core.features import FeatureCache
 from ml.core.pipeline import train_model
-from tests.ml.ml_core_samples import multimodal_samples, tiny_config
+from tests.ml.core.samples import multimodal_samples, tiny_config
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from ml.core.errors import (
 from ml.core.inference import Predictor, clear_predictor_cache, get_predictor
 from ml.core.pipeline import train_model
 from ml.core.transforms import image_tensor, open_image
-from tests.ml.ml_core_samples import (
+from tests.ml.core.samples import (
     handmade_result,
     photo_bytes,
     text_samples,

@@ -10,7 +10,7 @@ from ml.core.backbones import build_backbone
 from ml.core.bundles import load_bundle, save_bundle, verify_bundle
 from ml.core.errors import BundleIntegrityError
 from ml.core.transforms import encode_texts
-from tests.ml.ml_core_samples import handmade_result
+from tests.ml.core.samples import handmade_result
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from ml.core.data import Sample
 from ml.core.errors import TrainingDataError
 from ml.core.features import FeatureCache
 from ml.core.pipeline import train_model
-from tests.ml.ml_core_samples import multimodal_samples, text_samples, tiny_config
+from tests.ml.core.samples import multimodal_samples, text_samples, tiny_config
 
 
 @pytest.fixture(scope="module")

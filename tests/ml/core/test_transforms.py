@@ -20,7 +20,7 @@ from ml.core.transforms import (
     save_tokenizer,
     train_tokenizer,
 )
-from tests.ml.ml_core_samples import photo_bytes
+from tests.ml.core.samples import photo_bytes
 
 CORPUS = [
     "Chaise en bois pour enfant",
