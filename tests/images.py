@@ -1,4 +1,4 @@
-"""Photos for upload tests: a valid one and the bad kinds an upload must refuse."""
+"""Photos for the tests: a valid JPEG and the bad kinds an upload must refuse."""
 
 import base64
 import functools

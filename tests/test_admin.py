@@ -3,8 +3,7 @@
 import pytest
 
 from ml.models import ModelActivation, TrainingRun
-from tests.factories import UserFactory
-from tests.web.factories import ModelVersionFactory, PredictionFactory
+from tests.factories import ModelVersionFactory, PredictionFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 

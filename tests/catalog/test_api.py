@@ -4,8 +4,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from catalog.models import Product
-from tests.images import jpeg_bytes
 from tests.factories import CategoryFactory, ProductFactory
+from tests.images import jpeg_bytes
 
 
 def iso(dt) -> str:

@@ -12,8 +12,8 @@ from django.utils import timezone
 from catalog.models import Category, Product
 from catalog.services.listings import listing_create
 from ml.services.predictions import prediction_create
-from tests.factories import DEFAULT_PASSWORD, UserFactory
-from tests.web.factories import TRAINING_WORDS, jpeg_bytes
+from tests.factories import DEFAULT_PASSWORD, TRAINING_WORDS, UserFactory
+from tests.images import jpeg_bytes
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = "/usr/bin/chromedriver"

@@ -13,8 +13,8 @@ from rest_framework.test import APIClient
 
 from catalog.models import Product
 from ml.models import Alert, ModelVersion, TrainingRun
-from tests.images import jpeg_bytes
 from tests.factories import CategoryFactory, ProductFactory
+from tests.images import jpeg_bytes
 
 OWNED = "owned by its seller: other sellers get 404, only the seller changes it"
 STAFF = "staff only: everyone else gets 403"

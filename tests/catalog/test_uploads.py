@@ -6,6 +6,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from catalog.models import Product
 from ml.models import Prediction
+from tests.factories import CategoryFactory, ProductFactory
 from tests.images import (
     SVG_BYTES,
     b64,
@@ -14,7 +15,6 @@ from tests.images import (
     png_bytes,
     truncated_jpeg_bytes,
 )
-from tests.factories import CategoryFactory, ProductFactory
 
 NOT_AN_IMAGE = "The file is not a valid or complete image."
 TOO_MANY_PIXELS = "The photo has too many pixels."

@@ -5,8 +5,7 @@ import pytest
 
 from catalog.models import Product
 from ml.models import Prediction
-from tests.factories import CategoryFactory, ProductFactory
-from tests.web.factories import ModelVersionFactory
+from tests.factories import CategoryFactory, ModelVersionFactory, ProductFactory
 
 pytestmark = pytest.mark.django_db
 

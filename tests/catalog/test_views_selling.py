@@ -12,7 +12,7 @@ from PIL import Image
 from catalog.models import Product
 from ml.models import Prediction
 from tests.factories import CategoryFactory, ProductFactory
-from tests.web.factories import jpeg_bytes
+from tests.images import jpeg_bytes
 
 pytestmark = pytest.mark.django_db
 

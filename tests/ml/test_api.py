@@ -14,8 +14,8 @@ from ml.models import (
     Prediction,
     TrainingRun,
 )
-from tests.images import b64, jpeg_bytes
 from tests.factories import CategoryFactory, ProductFactory
+from tests.images import b64, jpeg_bytes
 
 
 def error(code: str, message: str, fields: dict | None = None) -> dict:
@@ -52,7 +52,7 @@ def test_every_role_gets_top_k_categories(
     assert response.status_code == 200
     body = response.json()
     prediction = Prediction.objects.get()
-    games = training_categories["9202"]
+    games = training_categories["9102"]
     assert sorted(body) == [
         "branches",
         "latency_ms",
@@ -63,14 +63,14 @@ def test_every_role_gets_top_k_categories(
     ]
     assert body["prediction_id"] == prediction.pk
     assert body["model_version"] == {"id": active_model.pk, "name": "text test model"}
-    assert [s["code"] for s in body["top_k"]][0] == "9202"
+    assert [s["code"] for s in body["top_k"]][0] == "9102"
     assert body["top_k"][0] == {
         "id": games.pk,
-        "code": "9202",
+        "code": "9102",
         "name": "Jeux vidéo",
         "probability": prediction.top_k[0]["probability"],
     }
-    assert sorted(s["code"] for s in body["top_k"]) == ["9201", "9202", "9203"]
+    assert sorted(s["code"] for s in body["top_k"]) == ["9101", "9102", "9103"]
     assert body["branches"] == {"text": body["top_k"][0], "image": None}
     assert body["used"] == "text"
     assert body["latency_ms"] == prediction.latency_ms
@@ -81,7 +81,7 @@ def test_predict_returns_as_many_suggestions_as_asked(api_as, seller, active_mod
     response = api_as(seller).post(
         "/api/v1/predict/", {"title": "roman poche", "top_k": 1}, format="json"
     )
-    assert [s["code"] for s in response.json()["top_k"]] == ["9201"]
+    assert [s["code"] for s in response.json()["top_k"]] == ["9101"]
 
 
 def test_predict_takes_a_multipart_photo(api_as, seller, active_model):
@@ -92,7 +92,7 @@ def test_predict_takes_a_multipart_photo(api_as, seller, active_model):
         format="multipart",
     )
     assert response.status_code == 200
-    assert response.json()["top_k"][0]["code"] == "9203"
+    assert response.json()["top_k"][0]["code"] == "9103"
 
 
 def test_predict_takes_a_base64_photo(api_as, seller, active_model):
@@ -102,7 +102,7 @@ def test_predict_takes_a_base64_photo(api_as, seller, active_model):
         format="json",
     )
     assert response.status_code == 200
-    assert response.json()["top_k"][0]["code"] == "9203"
+    assert response.json()["top_k"][0]["code"] == "9103"
 
 
 def test_predict_needs_some_input(api_as, seller, active_model):
@@ -168,7 +168,7 @@ def test_listing_links_the_prediction_it_confirms(
         "/api/v1/products/",
         {
             "title": "roman auteur",
-            "category": training_categories["9201"].pk,
+            "category": training_categories["9101"].pk,
             "prediction": prediction_id,
         },
         format="json",
@@ -192,7 +192,7 @@ def test_listing_refuses_another_users_prediction(
         "/api/v1/products/",
         {
             "title": "Roman",
-            "category": training_categories["9201"].pk,
+            "category": training_categories["9101"].pk,
             "prediction": prediction_id,
             "image_base64": b64(jpeg_bytes()),
         },
@@ -279,7 +279,7 @@ def confirmed_listing(api_as, seller, active_model, training_categories):
         "/api/v1/products/",
         {
             "title": "piscine pompe",
-            "category": training_categories["9203"].pk,
+            "category": training_categories["9103"].pk,
             "prediction": prediction_id,
         },
         format="json",
@@ -313,7 +313,7 @@ def test_staff_and_integrators_get_every_figure(
     assert (body["window_days"], body["count"]) == (7, 1)
     assert (body["accuracy"], body["weighted_f1"]) == (1.0, 1.0)
     assert body["model_version"]["id"] == active_model.pk
-    assert body["confusion"] == {"labels": ["9203"], "matrix": [[1]]}
+    assert body["confusion"] == {"labels": ["9103"], "matrix": [[1]]}
     assert [row["product_id"] for row in body["real_vs_predicted"]] == [
         confirmed_listing.pk
     ]

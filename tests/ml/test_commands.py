@@ -41,12 +41,6 @@ def _catalogue(per_category: int = 10) -> dict:
 
 
 @pytest.fixture
-def artifacts(settings, tmp_path):
-    settings.ML_ARTIFACTS_DIR = str(tmp_path / "ml")
-    return tmp_path / "ml"
-
-
-@pytest.fixture
 def no_torch_hub_weights(tmp_path, monkeypatch):
     """torch's hub cache is an empty folder: no pretrained VGG16 file anywhere."""
     previous = torch.hub.get_dir()

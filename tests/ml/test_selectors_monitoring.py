@@ -8,8 +8,12 @@ from django.utils import timezone
 from sklearn.metrics import accuracy_score, f1_score
 
 from ml.selectors.monitoring import model_metrics_window, model_score_recent
-from tests.factories import CategoryFactory, ProductFactory
-from tests.web.factories import ModelVersionFactory, PredictionFactory
+from tests.factories import (
+    CategoryFactory,
+    ModelVersionFactory,
+    PredictionFactory,
+    ProductFactory,
+)
 
 pytestmark = pytest.mark.django_db
 

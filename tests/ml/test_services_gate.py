@@ -22,9 +22,12 @@ from ml.services.training_data import (
     training_samples_confirmed,
 )
 from ml.services.training_runs import training_run_create, training_run_execute
-from tests.factories import ProductFactory
-from tests.loop.conftest import confirmed_catalogue, product_text
-from tests.web.factories import ModelVersionFactory
+from tests.factories import (
+    ModelVersionFactory,
+    ProductFactory,
+    confirmed_catalogue,
+    product_text,
+)
 
 
 @pytest.mark.django_db

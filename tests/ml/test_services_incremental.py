@@ -15,8 +15,12 @@ from catalog.models import Product
 from ml.core.bundles import load_bundle
 from ml.models import ModelVersion, TrainingRun
 from ml.services.scheduling import training_run_scheduled_execute
-from tests.factories import CategoryFactory, ProductFactory
-from tests.loop.conftest import confirmed_catalogue, product_text
+from tests.factories import (
+    CategoryFactory,
+    ProductFactory,
+    confirmed_catalogue,
+    product_text,
+)
 
 pytestmark = pytest.mark.django_db
 

@@ -19,8 +19,13 @@ from ml.services.monitoring import (
     metric_snapshot_create,
     model_monitoring_run,
 )
-from tests.factories import CategoryFactory, ProductFactory, UserFactory
-from tests.web.factories import ModelVersionFactory, PredictionFactory
+from tests.factories import (
+    CategoryFactory,
+    ModelVersionFactory,
+    PredictionFactory,
+    ProductFactory,
+    UserFactory,
+)
 
 pytestmark = pytest.mark.django_db
 

@@ -20,7 +20,7 @@ from ml.services.scheduling import (
 )
 from ml.services.training_runs import training_run_execute
 from ml.tasks import retraining_scheduled_task
-from tests.loop.conftest import confirmed_catalogue
+from tests.factories import confirmed_catalogue
 
 
 @pytest.fixture
@@ -243,7 +243,7 @@ def test_a_long_epoch_keeps_the_heartbeat_fresh(
 @pytest.mark.django_db
 def test_a_scheduled_run_reuses_the_active_model_options():
     # Given an active model trained text-only for 3 epochs
-    from tests.web.factories import ModelVersionFactory
+    from tests.factories import ModelVersionFactory
 
     version = ModelVersionFactory(status="active", active_marker=True)
     TrainingRun.objects.create(

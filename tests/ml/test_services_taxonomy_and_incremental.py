@@ -12,8 +12,12 @@ from catalog.services.taxonomy import category_merge
 from ml.models import Prediction
 from ml.services.training_data import training_samples_confirmed
 from rakuten.exceptions import ApplicationError
-from tests.factories import CategoryFactory, ProductFactory
-from tests.web.factories import ModelVersionFactory, PredictionFactory
+from tests.factories import (
+    CategoryFactory,
+    ModelVersionFactory,
+    PredictionFactory,
+    ProductFactory,
+)
 
 pytestmark = pytest.mark.django_db
 

@@ -10,8 +10,8 @@ from django.core.management import CommandError, call_command
 
 from catalog.models import Product
 from ml.models import ModelVersion, Prediction
-from tests.factories import ProductFactory
-from tests.web.factories import TRAINING_WORDS, jpeg_bytes
+from tests.factories import TRAINING_WORDS, ProductFactory
+from tests.images import jpeg_bytes
 
 pytestmark = pytest.mark.django_db
 
@@ -30,7 +30,7 @@ def write_market_csv(path, *, per_category: int, seed: int, images=None):
                 name = ""
                 if images is not None:
                     name = f"{code}-{i}.jpg"
-                    (images / name).write_bytes(jpeg_bytes(colours[code]))
+                    (images / name).write_bytes(jpeg_bytes(color=colours[code]))
                 writer.writerow(
                     [
                         f"{code}-{i}",

@@ -6,8 +6,7 @@ from django.core.management import CommandError, call_command
 
 from audit.models import AuditEvent
 from catalog.models import Category, Product
-from tests.factories import CategoryFactory, ProductFactory
-from tests.web.factories import ModelVersionFactory
+from tests.factories import CategoryFactory, ModelVersionFactory, ProductFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,7 @@ from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
 from ml.models import Alert, MetricSnapshot
-from tests.web.factories import ModelVersionFactory
+from tests.factories import ModelVersionFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -7,8 +7,13 @@ from django.utils import timezone
 
 from accounts.models import User
 from ml.models import DatasetReset, ModelActivation, ModelVersion, TrainingRun
-from tests.factories import CategoryFactory, ProductFactory, UserFactory
-from tests.web.factories import ModelVersionFactory, PredictionFactory
+from tests.factories import (
+    CategoryFactory,
+    ModelVersionFactory,
+    PredictionFactory,
+    ProductFactory,
+    UserFactory,
+)
 
 pytestmark = pytest.mark.django_db
 

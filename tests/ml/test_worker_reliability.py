@@ -20,9 +20,7 @@ from ml.services.scheduling import training_runs_requeue_stale
 from ml.services.training_runs import training_run_create
 from ml.tasks import training_run_execute_task
 from rakuten.celery import app
-from tests.factories import ProductFactory
-from tests.loop.conftest import product_text
-from tests.web.factories import PredictionFactory
+from tests.factories import PredictionFactory, ProductFactory, product_text
 from tests.workers import start_worker, stop_worker
 
 pytestmark = pytest.mark.worker
@@ -53,7 +51,7 @@ def test_a_killed_training_run_resumes_and_completes_exactly_once(
     django_db_serialized_rollback,
     test_database_url,
     training_categories,
-    trained_version_fields,
+    trained_bundle,
     settings,
     tmp_path,
 ):
@@ -65,7 +63,9 @@ def test_a_killed_training_run_resumes_and_completes_exactly_once(
     # Given an active model, 300 confirmed products and some predictions
     active = model_version_activate(
         version=ModelVersion.objects.create(
-            status=ModelVersion.Status.READY, **trained_version_fields
+            name="text test model",
+            status=ModelVersion.Status.READY,
+            **trained_bundle,
         ),
         reason="test",
     )
