@@ -141,7 +141,83 @@ def test_staff_can_start_an_incremental_run(client_logged_in_as, staff_user):
 
     assert response.status_code == 302
     run = TrainingRun.objects.get()
-    assert run.kind == "incremental" and "kind" not in run.parameters
+    assert (run.status, run.kind) == ("queued", "incremental")
+    assert run.parameters == {
+        "backbone": "vgg16",
+        "text_only": True,
+        "epochs": 2,
+        "activate": False,
+        "allow_random_backbone": False,
+    }
+
+
+# What the form posts when staff change nothing, and what reaches the queued run then.
+TRAINING_FORM_DEFAULTS = {"backbone": "efficientnet_lite0", "epochs": 8}
+QUEUED_DEFAULTS = {
+    "backbone": "efficientnet_lite0",
+    "text_only": False,
+    "epochs": 8,
+    "activate": False,
+    "allow_random_backbone": False,
+}
+
+
+@pytest.mark.parametrize(
+    ("posted", "kind", "changed"),
+    [
+        pytest.param({}, "full", {}, id="defaults"),
+        pytest.param({"kind": "full"}, "full", {}, id="kind-full"),
+        pytest.param({"kind": "incremental"}, "incremental", {}, id="kind-incremental"),
+        pytest.param({"backbone": "vgg16"}, "full", {"backbone": "vgg16"}, id="vgg16"),
+        pytest.param({"text_only": "on"}, "full", {"text_only": True}, id="text-only"),
+        pytest.param({"epochs": 200}, "full", {"epochs": 200}, id="epochs"),
+        pytest.param({"activate": "on"}, "full", {"activate": True}, id="activate"),
+        pytest.param(
+            {"allow_random_backbone": "on"},
+            "full",
+            {"allow_random_backbone": True},
+            id="allow-random-backbone",
+        ),
+        pytest.param(
+            {
+                "kind": "incremental",
+                "backbone": "vgg16",
+                "text_only": "on",
+                "epochs": 1,
+                "activate": "on",
+                "allow_random_backbone": "on",
+            },
+            "incremental",
+            {
+                "backbone": "vgg16",
+                "text_only": True,
+                "epochs": 1,
+                "activate": True,
+                "allow_random_backbone": True,
+            },
+            id="every-option-changed",
+        ),
+    ],
+)
+def test_every_training_option_reaches_the_queued_run(
+    client_logged_in_as,
+    staff_user,
+    django_capture_on_commit_callbacks,
+    posted,
+    kind,
+    changed,
+):
+    # When staff post the training form with one option (or all) off its default
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = client_logged_in_as(staff_user).post(
+            "/staff/training/", {**TRAINING_FORM_DEFAULTS, **posted}
+        )
+    # Then exactly that choice reaches the queued run: its kind, and every option
+    assert response.status_code == 302
+    run = TrainingRun.objects.get()
+    assert (run.status, run.kind, run.created_by) == ("queued", kind, staff_user)
+    assert run.parameters == {**QUEUED_DEFAULTS, **changed}
+    assert len(callbacks) == 1
 
 
 def test_training_with_bad_options_starts_nothing(client_logged_in_as, staff_user):

@@ -60,7 +60,15 @@ def test_dataset_hash_follows_content(tmp_path):
 
 
 def test_class_counts_are_sorted_by_label():
-    assert class_counts(["b", "a", "b"]) == {"a": 1, "b": 2}
+    # Labels first seen out of order, with different counts: the result is ordered by
+    # label, not by first appearance nor by count (a dict ``==`` would not see it).
+    counts = class_counts(["c", "a", "b", "c", "a", "c"])
+
+    assert list(counts.items()) == [("a", 2), ("b", 1), ("c", 3)]
+
+
+def test_class_counts_of_nothing_is_empty():
+    assert list(class_counts([]).items()) == []
 
 
 def test_replay_sample_is_seeded_and_keeps_every_label():
