@@ -1,4 +1,6 @@
-"""Fixtures shared by the whole suite."""
+"""Fixtures shared by the whole suite: users and their clients (session and JWT), the
+tiny real model trained once per session, photos, and the ML loop's helpers. The
+pure-ML tests' own fixtures are in ``tests/ml/core/conftest.py``."""
 
 import os
 from urllib.parse import quote
@@ -6,10 +8,33 @@ from urllib.parse import quote
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import pytest
-from django.test import Client
+from django.core.cache import cache
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import transaction
+from django.test import Client, override_settings
 
 from accounts.models import User
-from tests.factories import DEFAULT_PASSWORD, UserFactory
+from tests.factories import (
+    DEFAULT_PASSWORD,
+    TRAINING_WORDS,
+    ProductFactory,
+    UserFactory,
+    product_text,
+    training_categories_create,
+)
+from tests.images import jpeg_bytes
+
+# What a ModelVersion row needs to serve the bundle trained once per session.
+VERSION_FIELDS = (
+    "bundle_path",
+    "bundle_sha256",
+    "backbone",
+    "label_codes",
+    "fusion_weight",
+    "metrics",
+    "lineage",
+    "warning",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -19,6 +44,15 @@ def media_root(settings, tmp_path):
     root.mkdir()
     settings.MEDIA_ROOT = str(root)
     return root
+
+
+@pytest.fixture(autouse=True)
+def _clear_throttle_counts():
+    """DRF's throttles (and the login throttle) count in the cache; each test starts
+    from zero."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture
@@ -56,6 +90,137 @@ def client_logged_in_as(db):
         return client
 
     return make
+
+
+@pytest.fixture
+def anonymous_client():
+    from rest_framework.test import APIClient
+
+    return APIClient()
+
+
+@pytest.fixture
+def api_as(db):
+    """``api_as(user)`` -> an API client sending that user's access token."""
+    from rest_framework.test import APIClient
+    from rest_framework_simplejwt.tokens import RefreshToken
+
+    def make(user: User):
+        client = APIClient()
+        token = RefreshToken.for_user(user).access_token
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+        return client
+
+    return make
+
+
+# --- Photos ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def photo():
+    """A small valid JPEG upload."""
+    return SimpleUploadedFile("photo.jpg", jpeg_bytes(), content_type="image/jpeg")
+
+
+@pytest.fixture
+def bad_photo():
+    """A file named like a JPEG that is not an image."""
+    return SimpleUploadedFile(
+        "photo.jpg", b"this is not an image", content_type="image/jpeg"
+    )
+
+
+# --- The tiny real model --------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def trained_bundle(django_db_setup, django_db_blocker, tmp_path_factory):
+    """Train a real text-only model on ``TRAINING_WORDS`` once per test session,
+    through the services, in a transaction that is rolled back: the bundle stays on
+    disk, the rows go. Returns what a ``ModelVersion`` row needs to serve it (all but
+    its name): each test registers it again (training takes seconds; tests must not)."""
+    from ml.services.training_runs import training_run_create, training_run_execute
+
+    artifacts = tmp_path_factory.mktemp("ml-artifacts")
+    with (
+        django_db_blocker.unblock(),
+        override_settings(ML_ARTIFACTS_DIR=str(artifacts)),
+        transaction.atomic(),
+    ):
+        categories = training_categories_create()
+        for code, (_, words) in TRAINING_WORDS.items():
+            for i in range(8):
+                ProductFactory(
+                    title=" ".join(words[(i + j) % 5] for j in range(3)),
+                    description=" ".join(words),
+                    category=categories[code],
+                    seller=None,
+                )
+        run = training_run_create(
+            parameters={"text_only": True, "epochs": 2, "activate": False},
+            enqueue=False,
+        )
+        version = training_run_execute(run_id=run.pk).model_version
+        fields = {name: getattr(version, name) for name in VERSION_FIELDS}
+        transaction.set_rollback(True)
+    return fields
+
+
+@pytest.fixture
+def training_categories(db):
+    """The three categories the session's model knows, by code."""
+    return training_categories_create()
+
+
+@pytest.fixture
+def active_model(trained_bundle, training_categories):
+    """The session's trained model, registered as "text test model" and activated: a
+    real, active text-only model that knows ``training_categories``."""
+    from ml.models import ModelVersion
+    from ml.services.model_versions import model_version_activate
+
+    version = ModelVersion.objects.create(
+        name="text test model", status=ModelVersion.Status.READY, **trained_bundle
+    )
+    return model_version_activate(version=version, reason="test fixture")
+
+
+# --- The ML loop ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def artifacts(settings, tmp_path):
+    """This test's ``ML_ARTIFACTS_DIR``."""
+    settings.ML_ARTIFACTS_DIR = str(tmp_path / "ml")
+    return tmp_path / "ml"
+
+
+@pytest.fixture
+def sell():
+    """``sell(seller, code_of_words, confirmed_category, rng)``: a seller asks the
+    active model for a suggestion and lists the product under ``confirmed_category``
+    (the real one), as the Sell page does."""
+    from catalog.services.listings import listing_create
+    from ml.services.predictions import prediction_create
+
+    def make(seller, words_code, category, rng):
+        title, description = product_text(words_code, rng)
+        prediction = prediction_create(
+            title=title, description=description, user=seller
+        )
+        return listing_create(
+            seller=seller,
+            title=title,
+            description=description,
+            category=category,
+            prediction_id=prediction.pk,
+        )
+
+    return make
+
+
+# --- Databases ------------------------------------------------------------------------
 
 
 @pytest.fixture
