@@ -6,6 +6,7 @@ app_name = "ml"
 
 urlpatterns = [
     path("products/suggestions/", views.suggestions, name="suggestions"),
+    path("products/suggestions/model/", views.model_status, name="model_status"),
     path("staff/performance/", views.performance, name="performance"),
     path("staff/training/", views.training, name="training"),
     path(

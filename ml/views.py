@@ -47,6 +47,7 @@ from ml.selectors.monitoring import (
     alert_list_unresolved,
     metric_snapshot_list,
     model_metrics_window,
+    model_status_get,
 )
 from ml.selectors.training_runs import training_run_get, training_run_list
 from ml.services.datasets import dataset_reset
@@ -102,6 +103,15 @@ def suggestions(request):
         except ApplicationError as exc:
             context["error"] = exc.message
     return render(request, "ml/_suggestions.html", context)
+
+
+@login_required
+@require_GET
+def model_status(request):
+    """The Sell page's model summary, polled while the model it waits for trains:
+    the run's progress, then the active model once it is there (no staff details)."""
+    context = model_status_get(active_model=model_version_get_active())
+    return render(request, "ml/_model_summary.html", {**context, "polled": True})
 
 
 def _photo_bytes(upload, proposal_pk) -> bytes | None:

@@ -1,4 +1,5 @@
-"""The platform's health: database, broker and active model."""
+"""The platform's health: database, broker and active model (or the training run
+that will activate one)."""
 
 from django.db import connection
 from django.db.utils import DatabaseError
@@ -39,12 +40,28 @@ def _broker() -> dict:
 
 
 def _model() -> dict:
+    """The active model; with none active, ``"status": "training"`` and the run's
+    progress while a run that will activate a model is queued or running."""
     from ml.selectors.model_versions import model_version_get_active
+    from ml.selectors.training_runs import training_run_get_activating
 
     try:
         version = model_version_get_active()
+        run = training_run_get_activating() if version is None else None
     except DatabaseError:
         return {"active": None}
-    if version is None:
+    if version is not None:
+        return {"active": version.summary()}
+    if run is None:
         return {"active": None}
-    return {"active": version.summary()}
+    return {
+        "active": None,
+        "status": "training",
+        "training_run": {
+            "id": run.pk,
+            "status": run.status,
+            "stage": run.stage,
+            "progress": round(run.progress, 3),
+            "is_demo": bool(run.parameters.get("is_demo")),
+        },
+    }

@@ -14,6 +14,7 @@ from ml.models import (
     Prediction,
 )
 from ml.selectors.model_versions import model_version_get_active
+from ml.selectors.training_runs import training_run_get_activating
 from rakuten.exceptions import ApplicationError, NotFoundError
 
 REAL_VS_PREDICTED_ROWS = 50
@@ -158,6 +159,17 @@ def _daily_trend(rows: list[dict], first, last, weighted_f1) -> list[dict]:
         )
         day += timedelta(days=1)
     return trend
+
+
+def model_status_get(*, active_model: ModelVersion | None) -> dict:
+    """What sellers see of the model: the active one (``active_model``) and its recent
+    score or, with none active, the run that will activate one (None when none is
+    queued or running)."""
+    return {
+        "active_model": active_model,
+        "score": model_score_recent() if active_model else None,
+        "training_run": None if active_model else training_run_get_activating(),
+    }
 
 
 def model_score_recent(*, last: int = 50) -> dict | None:

@@ -15,13 +15,11 @@ from django.db.models import F
 from django.utils import timezone
 
 from audit.services import audit_event_record
-from catalog.models import Product
 from ml.models import (
     ModelVersion,
     TrainingRun,
 )
 from ml.options import training_parameters_clean
-from ml.selectors.model_versions import model_version_get_active
 from ml.services.gate import model_version_gate_apply
 from ml.services.model_versions import model_version_activate
 from ml.services.training_data import training_samples_confirmed
@@ -326,25 +324,3 @@ def _version_name(params: dict, *, finetuned: bool = False) -> str:
     prefix = "demo " if params.get("is_demo") else ""
     suffix = " fine-tuned" if finetuned else ""
     return f"{prefix}{kind}{suffix} {timezone.now():%Y-%m-%d %H:%M}"
-
-
-def starter_model_ensure(*, log: Callable[[str], None] | None = None):
-    """When no model is active, train and activate a text-only demo model on the
-    confirmed products (``make run`` on a fresh database). Returns the active
-    version."""
-    active = model_version_get_active()
-    if active is not None:
-        return active
-    if not Product.objects.filter(category__isnull=False).exists():
-        return None
-    if log:
-        log("No active model: training a text-only demo starter model...")
-    run = training_run_create(
-        parameters={"text_only": True, "epochs": 10, "activate": True},
-        enqueue=False,
-    )
-    TrainingRun.objects.filter(pk=run.pk).update(
-        parameters={**run.parameters, "is_demo": True}
-    )
-    training_run_execute(run_id=run.pk, log=log)
-    return model_version_get_active()

@@ -5,7 +5,7 @@ that catalog's views and templates never import ml."""
 from django import template
 
 from ml.selectors.model_versions import model_version_get_active
-from ml.selectors.monitoring import model_score_recent
+from ml.selectors.monitoring import model_status_get
 from ml.selectors.predictions import prediction_get_unused
 
 register = template.Library()
@@ -19,11 +19,9 @@ def model_active():
 
 @register.inclusion_tag("ml/_model_summary.html")
 def model_summary(active_model):
-    """Which model suggests, and how many of the last listings it got right."""
-    return {
-        "active_model": active_model,
-        "score": model_score_recent() if active_model else None,
-    }
+    """Which model suggests, and how many of the last listings it got right; with no
+    model active, the progress of the run that will activate one (polled)."""
+    return model_status_get(active_model=active_model)
 
 
 @register.inclusion_tag("ml/_suggestion_panel.html", takes_context=True)

@@ -15,7 +15,8 @@ from PIL import Image
 from catalog.models import Product
 from ml.models import ModelActivation, ModelVersion, Prediction, TrainingRun
 from ml.services.model_versions import model_version_activate
-from ml.services.training_runs import starter_model_ensure
+from ml.services.starter import starter_model_request
+from ml.services.training_runs import training_run_execute
 from tests.factories import CategoryFactory, ProductFactory
 
 WORDS = {
@@ -237,11 +238,14 @@ def test_the_unique_marker_forbids_two_active_versions():
 def test_starter_model_is_a_demo_model_and_only_trained_once(artifacts):
     # given a catalogue and no active model
     _catalogue(per_category=6)
-    # when the starter model is ensured twice
-    version = starter_model_ensure()
-    again = starter_model_ensure()
-    # then one demo, text-only version is active and the second call trained nothing
+    # when the starter model is requested, trained (as the worker does) and requested
+    # again
+    run = starter_model_request()
+    version = training_run_execute(run_id=run.pk).model_version
+    again = starter_model_request()
+    # then one demo, text-only version is active and the second call queued nothing
     assert version is not None and version.is_demo and version.backbone == ""
+    version.refresh_from_db()
     assert version.status == ModelVersion.Status.ACTIVE
-    assert again.pk == version.pk
+    assert again is None
     assert TrainingRun.objects.count() == 1

@@ -6,7 +6,8 @@ from django.core.management.base import BaseCommand
 from accounts.models import User
 from accounts.services import user_ensure_demo
 from catalog.services.imports import demo_catalogue_ensure
-from ml.services.training_runs import starter_model_ensure
+from ml.selectors.model_versions import model_version_get_active
+from ml.services.starter import starter_model_request
 from rakuten.supervisor import ProcessSpec, run_processes
 
 DEMO_ACCOUNTS = (
@@ -17,8 +18,9 @@ DEMO_ACCOUNTS = (
 
 class Command(BaseCommand):
     help = (
-        "Prepare a fresh platform (migrate, demo accounts, demo catalogue, starter "
-        "model) and run the web server, a Celery worker and beat until Ctrl-C."
+        "Prepare a fresh platform (migrate, demo accounts, demo catalogue), queue the "
+        "starter model's training and run the web server, a Celery worker (which "
+        "trains it) and beat until Ctrl-C."
     )
 
     def add_arguments(self, parser):
@@ -31,15 +33,13 @@ class Command(BaseCommand):
         call_command("migrate", interactive=False, verbosity=1)
         for username, password, role in DEMO_ACCOUNTS:
             user_ensure_demo(username=username, password=password, role=role)
+        python = sys.executable
+        addr = options["addr"]
         if not options["no_bootstrap"]:
             imported = demo_catalogue_ensure()
             if imported:
                 self.stdout.write(f"Demo catalogue: {imported.line()}")
-            version = starter_model_ensure(log=self.stdout.write)
-            if version is not None:
-                self.stdout.write(f"Active model: {version}")
-        python = sys.executable
-        addr = options["addr"]
+            self._starter_model(addr)
         self.stdout.write(
             self.style.SUCCESS(
                 f"\nPlatform on http://{addr}/  (admin: http://{addr}/admin/)\n"
@@ -68,3 +68,22 @@ class Command(BaseCommand):
         )
         self.stdout.write("Stopped.")
         sys.exit(code)
+
+    def _starter_model(self, addr: str) -> None:
+        """Queue the starter model (trained by the worker, not here) and say where to
+        watch it."""
+        active = model_version_get_active()
+        if active is not None:
+            self.stdout.write(f"Active model: {active}")
+            return
+        run = starter_model_request()
+        if run is None:
+            self.stdout.write("No active model and no confirmed product to train on.")
+            return
+        what = "the starter model" if run.parameters.get("is_demo") else "a model"
+        self.stdout.write(
+            f"No active model yet: {what} trains on the worker (training run "
+            f"#{run.pk}, {run.status}); it is activated when done. Watch it on "
+            f"http://{addr}/products/new/ (sellers), http://{addr}/staff/training/ "
+            f"(staff) or http://{addr}/healthz."
+        )
