@@ -50,7 +50,10 @@ def model_flags(version: ModelVersion) -> str:
 
 
 @admin.register(ModelVersion)
-class ModelVersionAdmin(admin.ModelAdmin):
+class ModelVersionAdmin(ReadOnlyAdmin):
+    """Versions come from training runs; the "activate" action calls the service
+    (nothing else is written here, not even the name)."""
+
     list_display = (
         "id",
         "name",
@@ -83,12 +86,6 @@ class ModelVersionAdmin(admin.ModelAdmin):
         "activated_at",
     )
     actions = ["activate"]
-
-    def has_add_permission(self, request) -> bool:
-        return False  # versions come from training runs
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False  # predictions point at their version
 
     @admin.display(description="weighted F1")
     def weighted_f1_display(self, obj: ModelVersion) -> str:
