@@ -30,7 +30,7 @@ from catalog.selectors import (
 )
 from catalog.services.listings import listing_create
 from catalog.services.products import product_delete, product_update
-from rakuten.drf import Pagination
+from rakuten.drf import Pagination, paginated_response
 
 # --- Photos: multipart ``image`` or JSON ``image_base64`` -----------------------------
 
@@ -137,10 +137,11 @@ class CategoryListApi(APIView):
         categories = category_list(
             active_only=not filters.validated_data["retired"]
         ).order_by("code")
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(categories, request, view=self)
-        return paginator.get_paginated_response(
-            CategoryListApi.OutputSerializer(page, many=True).data
+        return paginated_response(
+            request=request,
+            view=self,
+            queryset=categories,
+            serializer_class=CategoryListApi.OutputSerializer,
         )
 
 
@@ -221,12 +222,13 @@ class ProductListApi(APIView):
             search=filters.validated_data["search"],
             category_id=filters.validated_data.get("category"),
         )
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(products, request, view=self)
-        data = ProductOutputSerializer(
-            page, many=True, context={"request": request}
-        ).data
-        return paginator.get_paginated_response(data)
+        return paginated_response(
+            request=request,
+            view=self,
+            queryset=products,
+            serializer_class=ProductOutputSerializer,
+            context={"request": request},
+        )
 
 
 class ProductDetailApi(APIView):

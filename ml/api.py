@@ -24,7 +24,7 @@ from ml.services.datasets import dataset_reset
 from ml.services.model_versions import model_version_activate, model_version_rollback
 from ml.services.predictions import NoActiveModelError, prediction_create
 from ml.services.training_runs import training_run_create
-from rakuten.drf import Pagination
+from rakuten.drf import Pagination, paginated_response
 
 
 class ModelUnavailable(APIException):
@@ -239,12 +239,12 @@ class TrainingRunListApi(APIView):
         responses=TrainingRunOutputSerializer(many=True),
     )
     def get(self, request):
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(
-            training_run_list(limit=None), request, view=self
+        return paginated_response(
+            request=request,
+            view=self,
+            queryset=training_run_list(limit=None),
+            serializer_class=TrainingRunOutputSerializer,
         )
-        data = TrainingRunOutputSerializer(page, many=True).data
-        return paginator.get_paginated_response(data)
 
 
 class TrainingRunCreateApi(APIView):
@@ -345,10 +345,12 @@ class ModelVersionListApi(APIView):
         responses=ModelVersionOutputSerializer(many=True),
     )
     def get(self, request):
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(model_version_list(), request, view=self)
-        data = ModelVersionOutputSerializer(page, many=True).data
-        return paginator.get_paginated_response(data)
+        return paginated_response(
+            request=request,
+            view=self,
+            queryset=model_version_list(),
+            serializer_class=ModelVersionOutputSerializer,
+        )
 
 
 class ModelVersionActivateApi(APIView):
