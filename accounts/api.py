@@ -18,7 +18,7 @@ from accounts.models import User
 from accounts.permissions import IsPlatformStaff
 from accounts.selectors import user_list
 from accounts.services import user_create
-from rakuten.drf import Pagination
+from rakuten.drf import Pagination, paginated_response
 
 
 class LoginLockedOut(APIException):
@@ -102,10 +102,12 @@ class UserListApi(APIView):
 
     @extend_schema(summary="List users (staff)", responses=OutputSerializer(many=True))
     def get(self, request):
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(user_list(), request, view=self)
-        data = UserListApi.OutputSerializer(page, many=True).data
-        return paginator.get_paginated_response(data)
+        return paginated_response(
+            request=request,
+            view=self,
+            queryset=user_list(),
+            serializer_class=UserListApi.OutputSerializer,
+        )
 
 
 class UserCreateApi(APIView):

@@ -13,7 +13,7 @@ from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
-from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.exceptions import NotFound
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -22,6 +22,7 @@ from catalog.images import InvalidImageError, image_check
 from catalog.models import Category, Product
 from catalog.selectors import (
     category_list,
+    product_get_owned_by,
     product_get_visible_to,
     product_list_visible_to,
     product_proposal_random,
@@ -29,7 +30,7 @@ from catalog.selectors import (
 )
 from catalog.services.listings import listing_create
 from catalog.services.products import product_delete, product_update
-from rakuten.drf import Pagination
+from rakuten.drf import Pagination, paginated_response
 
 # --- Photos: multipart ``image`` or JSON ``image_base64`` -----------------------------
 
@@ -136,10 +137,11 @@ class CategoryListApi(APIView):
         categories = category_list(
             active_only=not filters.validated_data["retired"]
         ).order_by("code")
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(categories, request, view=self)
-        return paginator.get_paginated_response(
-            CategoryListApi.OutputSerializer(page, many=True).data
+        return paginated_response(
+            request=request,
+            view=self,
+            queryset=categories,
+            serializer_class=CategoryListApi.OutputSerializer,
         )
 
 
@@ -220,12 +222,13 @@ class ProductListApi(APIView):
             search=filters.validated_data["search"],
             category_id=filters.validated_data.get("category"),
         )
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(products, request, view=self)
-        data = ProductOutputSerializer(
-            page, many=True, context={"request": request}
-        ).data
-        return paginator.get_paginated_response(data)
+        return paginated_response(
+            request=request,
+            view=self,
+            queryset=products,
+            serializer_class=ProductOutputSerializer,
+            context={"request": request},
+        )
 
 
 class ProductDetailApi(APIView):
@@ -241,18 +244,10 @@ class ProductDetailApi(APIView):
         )
 
 
-def _product_to_change(*, user, pk: int) -> Product:
-    """Only the seller changes a product; staff and integrators, who may read it,
-    get 403; anyone else 404."""
-    product = product_get_visible_to(user=user, pk=pk)
-    if product.seller_id != user.pk:
-        raise PermissionDenied("Only the product's seller may change it.")
-    return product
-
-
 class ProductUpdateApi(APIView):
     """PUT replaces title, description and category; PATCH changes some of them.
-    A photo, when sent, replaces the current one."""
+    A photo, when sent, replaces the current one. Only the seller changes a product:
+    anyone else gets 404, as on the pages (``product_get_owned_by``)."""
 
     class InputSerializer(PhotoInputMixin):
         title = serializers.CharField(max_length=500)
@@ -280,7 +275,7 @@ class ProductUpdateApi(APIView):
         return self._update(request, pk, partial=True)
 
     def _update(self, request, pk: int, *, partial: bool):
-        product = _product_to_change(user=request.user, pk=pk)
+        product = product_get_owned_by(user=request.user, pk=pk)
         serializer = ProductUpdateApi.InputSerializer(
             data=request.data, partial=partial
         )
@@ -292,6 +287,7 @@ class ProductUpdateApi(APIView):
             description=data.get("description", product.description),
             category=data.get("category", product.category),
             image=data.get("photo"),
+            actor=request.user,
         )
         return Response(
             ProductOutputSerializer(product, context={"request": request}).data
@@ -299,11 +295,12 @@ class ProductUpdateApi(APIView):
 
 
 class ProductDeleteApi(APIView):
-    """Only the product's seller deletes it; its photo goes with it."""
+    """Only the product's seller deletes it (anyone else: 404); its photo goes with
+    it."""
 
     @extend_schema(summary="Delete a product", responses={204: None})
     def delete(self, request, pk: int):
-        product_delete(product=_product_to_change(user=request.user, pk=pk))
+        product_delete(product=product_get_owned_by(user=request.user, pk=pk))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -87,6 +87,7 @@ def product_edit(request, pk: int):
                 description=form.cleaned_data["description"],
                 category=form.cleaned_data["category"],
                 image=form.cleaned_data["photo"],
+                actor=request.user,
             )
         except ApplicationError as exc:
             form_add_service_error(form, exc)

@@ -14,20 +14,11 @@ from ml.models import (
     Prediction,
     TrainingRun,
 )
+from ml.options import training_options_pick
 from ml.services.model_versions import model_version_activate
 from ml.services.monitoring import alert_acknowledge, alert_resolve
 from ml.services.training_runs import training_run_create
 from rakuten.exceptions import ApplicationError
-
-# Options a finished run's parameters may pass on to a new run (the rest, such as
-# ``is_demo``, are set by the platform, not by staff).
-RESTARTABLE_OPTIONS = (
-    "backbone",
-    "text_only",
-    "epochs",
-    "activate",
-    "allow_random_backbone",
-)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -59,7 +50,10 @@ def model_flags(version: ModelVersion) -> str:
 
 
 @admin.register(ModelVersion)
-class ModelVersionAdmin(admin.ModelAdmin):
+class ModelVersionAdmin(ReadOnlyAdmin):
+    """Versions come from training runs; the "activate" action calls the service
+    (nothing else is written here, not even the name)."""
+
     list_display = (
         "id",
         "name",
@@ -92,12 +86,6 @@ class ModelVersionAdmin(admin.ModelAdmin):
         "activated_at",
     )
     actions = ["activate"]
-
-    def has_add_permission(self, request) -> bool:
-        return False  # versions come from training runs
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False  # predictions point at their version
 
     @admin.display(description="weighted F1")
     def weighted_f1_display(self, obj: ModelVersion) -> str:
@@ -152,12 +140,11 @@ class TrainingRunAdmin(ReadOnlyAdmin):
     @admin.action(description="Start a new training run with the same options")
     def restart(self, request, queryset):
         for run in queryset:
-            options = {
-                k: v for k, v in run.parameters.items() if k in RESTARTABLE_OPTIONS
-            }
             try:
                 new = training_run_create(
-                    parameters=options, kind=run.kind, created_by=request.user
+                    parameters=training_options_pick(run.parameters),
+                    kind=run.kind,
+                    created_by=request.user,
                 )
             except ApplicationError as exc:
                 self.message_user(

@@ -16,6 +16,7 @@ from catalog.api import (
     PhotoInputMixin,
 )
 from ml.models import ModelVersion, TrainingRun
+from ml.options import training_options_from, training_options_serializer_fields
 from ml.selectors.model_versions import model_version_list
 from ml.selectors.monitoring import metric_snapshot_list, model_metrics_window
 from ml.selectors.training_runs import training_run_get, training_run_list
@@ -23,7 +24,7 @@ from ml.services.datasets import dataset_reset
 from ml.services.model_versions import model_version_activate, model_version_rollback
 from ml.services.predictions import NoActiveModelError, prediction_create
 from ml.services.training_runs import training_run_create
-from rakuten.drf import Pagination
+from rakuten.drf import Pagination, paginated_response
 
 
 class ModelUnavailable(APIException):
@@ -238,12 +239,12 @@ class TrainingRunListApi(APIView):
         responses=TrainingRunOutputSerializer(many=True),
     )
     def get(self, request):
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(
-            training_run_list(limit=None), request, view=self
+        return paginated_response(
+            request=request,
+            view=self,
+            queryset=training_run_list(limit=None),
+            serializer_class=TrainingRunOutputSerializer,
         )
-        data = TrainingRunOutputSerializer(page, many=True).data
-        return paginator.get_paginated_response(data)
 
 
 class TrainingRunCreateApi(APIView):
@@ -252,22 +253,16 @@ class TrainingRunCreateApi(APIView):
 
     permission_classes = [IsPlatformStaff]
 
+    # The run's kind, then every training option of ``ml.options`` with its default
+    # (the service checks the values, so they are refused as everywhere else).
     class InputSerializer(serializers.Serializer):
-        backbone = serializers.CharField(
-            required=False, help_text="vgg16 or efficientnet_lite0 (the default)"
-        )
-        text_only = serializers.BooleanField(required=False, default=False)
-        epochs = serializers.IntegerField(
-            required=False, default=8, min_value=1, max_value=200
-        )
-        activate = serializers.BooleanField(
-            required=False,
-            default=False,
-            help_text="Make the new version active when training succeeds.",
-        )
         kind = serializers.ChoiceField(
             choices=TrainingRun.Kind.choices, default=TrainingRun.Kind.FULL
         )
+
+        def get_fields(self):
+            # Built per serializer: the backbone choices in the help import torch.
+            return {**super().get_fields(), **training_options_serializer_fields()}
 
     OutputSerializer = TrainingRunOutputSerializer
 
@@ -279,10 +274,11 @@ class TrainingRunCreateApi(APIView):
     def post(self, request):
         serializer = TrainingRunCreateApi.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        parameters = dict(serializer.validated_data)
-        kind = parameters.pop("kind")
+        data = serializer.validated_data
         run = training_run_create(
-            parameters=parameters, kind=kind, created_by=request.user
+            parameters=training_options_from(data),
+            kind=data["kind"],
+            created_by=request.user,
         )
         return Response(
             TrainingRunOutputSerializer(run).data, status=status.HTTP_202_ACCEPTED
@@ -349,10 +345,12 @@ class ModelVersionListApi(APIView):
         responses=ModelVersionOutputSerializer(many=True),
     )
     def get(self, request):
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(model_version_list(), request, view=self)
-        data = ModelVersionOutputSerializer(page, many=True).data
-        return paginator.get_paginated_response(data)
+        return paginated_response(
+            request=request,
+            view=self,
+            queryset=model_version_list(),
+            serializer_class=ModelVersionOutputSerializer,
+        )
 
 
 class ModelVersionActivateApi(APIView):

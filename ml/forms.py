@@ -6,17 +6,16 @@ from django import forms
 from catalog.forms import photo_validate
 from catalog.selectors import category_list
 from ml.models import ModelVersion
+from ml.options import (
+    training_options_errors,
+    training_options_form_fields,
+    training_options_from,
+)
 from rakuten.forms import BootstrapFormMixin
 
 SUGGESTION_MIN_TITLE = 3
 WINDOW_CHOICES = [(1, "1 day"), (7, "7 days"), (30, "30 days"), (90, "90 days")]
 WINDOW_CHOICES += [(365, "1 year")]
-
-
-def _backbone_choices():
-    from ml.core.backbones import BACKBONES  # torch: imported when a form is built
-
-    return [(name, name) for name in BACKBONES]
 
 
 class SuggestionForm(forms.Form):
@@ -47,8 +46,8 @@ class MetricsWindowForm(forms.Form):
 
 
 class TrainingRunForm(BootstrapFormMixin, forms.Form):
-    """Options of a training run (``ml.services.training_parameters_clean`` checks them
-    again)."""
+    """The run's kind, then every training option, built from ``ml.options`` (its
+    defaults as initials, its checks as field errors)."""
 
     kind = forms.ChoiceField(
         choices=[
@@ -59,26 +58,23 @@ class TrainingRunForm(BootstrapFormMixin, forms.Form):
         required=False,
         label="Kind",
     )
-    backbone = forms.ChoiceField(
-        choices=_backbone_choices, initial="efficientnet_lite0"
-    )
-    text_only = forms.BooleanField(
-        required=False, label="Text only (no image branch)", initial=True
-    )
-    epochs = forms.IntegerField(min_value=1, max_value=200, initial=8)
-    activate = forms.BooleanField(
-        required=False,
-        label="Activate the new model when training succeeds",
-        initial=False,
-    )
-    allow_random_backbone = forms.BooleanField(
-        required=False,
-        label="Allow a randomly initialised backbone when no pretrained weights are "
-        "available (demos only: the model gets a warning)",
-    )
+
+    def __init__(self, *args, **kwargs):
+        # Built per form (the backbone choices import torch), before the fields are
+        # copied and styled.
+        self.base_fields = {**self.base_fields, **training_options_form_fields()}
+        super().__init__(*args, **kwargs)
 
     def clean_kind(self) -> str:
         return self.cleaned_data.get("kind") or "full"
+
+    def clean(self):
+        data = super().clean()
+        options = training_options_from(data)
+        for name, message in training_options_errors(options).items():
+            if name not in self.errors:
+                self.add_error(name, message)
+        return data
 
 
 class ModelCompareForm(forms.Form):

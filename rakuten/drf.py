@@ -71,3 +71,15 @@ def _body(code: str, message: str, fields: dict) -> dict:
 class Pagination(PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 200
+
+
+def paginated_response(
+    *, request, view, queryset, serializer_class, context: dict | None = None
+) -> Response:
+    """One page of ``queryset`` serialised with ``serializer_class``, in the
+    paginator's envelope (``count``, ``next``, ``previous``, ``results``). The view
+    names its paginator (``pagination_class``), which the OpenAPI schema reads too."""
+    paginator = view.pagination_class()
+    page = paginator.paginate_queryset(queryset, request, view=view)
+    data = serializer_class(page, many=True, context=context or {}).data
+    return paginator.get_paginated_response(data)

@@ -1,5 +1,5 @@
-"""Writes on products: create, update (a changed category is a new confirmation),
-delete, with the photo checked and stored through the storage API."""
+"""Writes on products: create, update (a changed category is a new confirmation,
+audited), delete, with the photo checked and stored through the storage API."""
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -7,6 +7,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
+from audit.services import audit_event_record
 from catalog.images import image_check
 from catalog.models import Category, Product
 from rakuten.exceptions import ApplicationError
@@ -27,7 +28,9 @@ def _photo_store(product: Product, upload) -> None:
     product.image_sha256 = checked.sha256
 
 
-def _category_check(category: Category | None) -> None:
+def product_category_check(category: Category | None) -> None:
+    """A product is confirmed only in an active category (forms check it before
+    saving, with the same message)."""
     if category is not None and not category.active:
         raise ApplicationError(
             "This category is retired: choose an active one.",
@@ -46,7 +49,7 @@ def product_create(
 ) -> Product:
     """A seller lists a product with its confirmed category (``ml.services.
     listing_create`` also links the prediction the listing confirms)."""
-    _category_check(category)
+    product_category_check(category)
     product = Product(
         seller=seller,
         title=title.strip(),
@@ -70,17 +73,31 @@ def product_update(
     description: str = "",
     category: Category | None = None,
     image=None,
+    actor=None,
 ) -> Product:
-    _category_check(category)
+    """Change a product (its seller's page, the API or the admin). A changed category
+    is a new confirmation: ``confirmed_at`` moves, so monitoring and retraining see
+    it, and the change is recorded in the audit log with its ``actor``."""
+    product_category_check(category)
+    previous = product.category
     product.title = title.strip()
     product.description = (description or "").strip()
-    if category != product.category:
+    if category != previous:
         product.confirmed_at = timezone.now() if category else None
     product.category = category
     if image:
         _photo_store(product, image)
     product.full_clean(exclude=["image"])
     product.save()
+    if category != previous:
+        old, new = (c.code if c else None for c in (previous, category))
+        audit_event_record(
+            verb="product.category_changed",
+            obj=product,
+            actor=actor,
+            message=f"category {old or '—'} -> {new or '—'}",
+            data={"old": old, "new": new},
+        )
     return product
 
 

@@ -14,10 +14,48 @@ from rakuten.exceptions import ApplicationError
 
 
 @transaction.atomic
-def category_upsert(*, code: str, name: str, active: bool = True) -> Category:
-    category, _ = Category.objects.update_or_create(
-        code=code, defaults={"name": name, "active": active}
-    )
+def category_upsert(
+    *, code: str, name: str, active: bool = True, actor=None
+) -> Category:
+    """Create the category ``code``, or update (and audit) the existing one."""
+    category = Category.objects.select_for_update().filter(code=code).first()
+    if category is None:
+        return Category.objects.create(code=code, name=name, active=active)
+    return category_update(category=category, name=name, active=active, actor=actor)
+
+
+@transaction.atomic
+def category_update(
+    *, category: Category, name: str, active: bool, actor=None
+) -> Category:
+    """Rename, retire or reactivate a category, each change in the audit log. A
+    retired category keeps its products and model labels; new products cannot be
+    confirmed in it. Its code, the models' label, never changes."""
+    changes = []
+    if name != category.name:
+        changes.append(
+            (
+                "category.renamed",
+                f"renamed to {name}",
+                {"old": category.name, "new": name},
+            )
+        )
+    if active != category.active:
+        verb = "category.reactivated" if active else "category.retired"
+        changes.append((verb, verb.split(".")[1], {}))
+    if not changes:
+        return category
+    category.name, category.active = name, active
+    category.full_clean()
+    category.save(update_fields=["name", "active"])
+    for verb, message, data in changes:
+        audit_event_record(
+            verb=verb,
+            obj=category,
+            actor=actor,
+            message=f"{category.code} {message}",
+            data=data,
+        )
     return category
 
 

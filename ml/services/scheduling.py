@@ -11,7 +11,7 @@ from audit.services import audit_event_record
 from ml.models import (
     TrainingRun,
 )
-from ml.options import training_parameters_clean
+from ml.options import training_options_clean, training_options_pick
 from ml.selectors.model_versions import model_version_get_active
 from ml.services.training_runs import training_run_execute
 from rakuten.exceptions import ApplicationError
@@ -43,17 +43,15 @@ def training_run_schedule(
     # Retrain with the active model's options (its backbone, epochs, ...).
     active = model_version_get_active()
     active_run = getattr(active, "training_run", None) if active else None
-    options = {
-        key: value
-        for key, value in (active_run.parameters if active_run else {}).items()
-        if key in ("backbone", "text_only", "epochs", "allow_random_backbone")
-    }
+    options = training_options_pick(
+        active_run.parameters if active_run else {}, scheduled=True
+    )
     if not options:
         options = {
             "text_only": active is None or not active.backbone,
             "backbone": (active.backbone if active is not None else "") or None,
         }
-    parameters = training_parameters_clean(options)
+    parameters = training_options_clean(options)
     parameters["gate"] = True  # promoted by the gate, not unconditionally
     try:
         with transaction.atomic():

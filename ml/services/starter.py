@@ -29,7 +29,7 @@ def starter_model_request() -> TrainingRun | None:
         if not Product.objects.filter(category__isnull=False).exists():
             return None
         run = training_run_create(parameters=STARTER_PARAMETERS, enqueue=False)
-        # The demo flag is no user-facing option (training_parameters_clean refuses
+        # The demo flag is no user-facing option (training_options_clean refuses
         # it): set on the row, before the worker can read it.
         run.parameters = {**run.parameters, "is_demo": True}
         run.save(update_fields=["parameters"])

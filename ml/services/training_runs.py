@@ -19,7 +19,7 @@ from ml.models import (
     ModelVersion,
     TrainingRun,
 )
-from ml.options import training_parameters_clean
+from ml.options import training_options_clean, training_options_defaults
 from ml.services.gate import model_version_gate_apply
 from ml.services.model_versions import model_version_activate
 from ml.services.training_data import training_samples_confirmed
@@ -54,7 +54,7 @@ def training_run_create(
     enqueue: bool = True,
 ) -> TrainingRun:
     """Record a training run; queue it on the ``ml`` queue once the row is committed."""
-    parameters = training_parameters_clean(parameters)
+    parameters = training_options_clean(parameters)
     with transaction.atomic():
         run = TrainingRun.objects.create(
             parameters=parameters, kind=kind, created_by=created_by
@@ -104,10 +104,13 @@ def training_run_execute(*, run_id: int, log: Callable[[str], None] | None = Non
             "(the evaluation slice excepted)",
         )
     backbone = None if params.get("text_only") else params.get("backbone")
+    defaults = training_options_defaults()  # for runs stored before an option existed
     config = TrainingConfig(
         backbone=backbone,
-        epochs=params.get("epochs", 8),
-        allow_random_backbone=params.get("allow_random_backbone", False),
+        epochs=params.get("epochs", defaults["epochs"]),
+        allow_random_backbone=params.get(
+            "allow_random_backbone", defaults["allow_random_backbone"]
+        ),
         # The local weights file setting is torchvision's VGG16 (nothing downloads).
         backbone_weights_path=(
             settings.ML_VGG16_WEIGHTS_PATH or None if backbone == "vgg16" else None

@@ -3,7 +3,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from ml.core.backbones import BACKBONES
+from ml.models import TrainingRun
+from ml.options import training_options_add_arguments, training_options_from
 from ml.services.training_runs import (
     TrainingFailedError,
     training_run_create,
@@ -20,32 +21,19 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--kind", choices=("full", "incremental"), default="full")
         parser.add_argument(
-            "--backbone", choices=BACKBONES, default="efficientnet_lite0"
+            "--kind",
+            choices=TrainingRun.Kind.values,
+            default=TrainingRun.Kind.FULL,
         )
-        parser.add_argument("--text-only", action="store_true")
-        parser.add_argument("--epochs", type=int, default=8)
-        parser.add_argument("--activate", action="store_true")
-        parser.add_argument(
-            "--allow-random-backbone",
-            action="store_true",
-            help="train the image branch on a randomly initialised backbone when no "
-            "pretrained weights are available (recorded as a warning on the model)",
-        )
+        training_options_add_arguments(parser)
         parser.add_argument("--json", type=Path, help="write the run's metrics here")
 
     def handle(self, *args, **options):
         try:
             run = training_run_create(
                 kind=options["kind"],
-                parameters={
-                    "backbone": options["backbone"],
-                    "text_only": options["text_only"],
-                    "epochs": options["epochs"],
-                    "activate": options["activate"],
-                    "allow_random_backbone": options["allow_random_backbone"],
-                },
+                parameters=training_options_from(options),
                 enqueue=False,
             )
             run = training_run_execute(run_id=run.pk, log=self.stdout.write)
