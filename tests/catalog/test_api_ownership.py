@@ -5,8 +5,8 @@ that does not exist, whoever asks."""
 import pytest
 from django.urls import reverse
 
-from tests.images import b64, jpeg_bytes
 from tests.factories import CategoryFactory, ProductFactory
+from tests.images import b64, jpeg_bytes
 
 pytestmark = pytest.mark.django_db
 
