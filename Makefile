@@ -2,12 +2,14 @@
 # Neither needs a server nor a system package: SQLite and kombu's SQLAlchemy broker in var/.
 #   make VENV=.venv-bare test          another virtual environment (CI's bare-machine run)
 #   make test PYTEST_ARGS='-x tests/test_health.py'   pass arguments to pytest
+#   make run RUN_ARGS='--addr 127.0.0.1:8001'          ... or to manage.py run_platform
 # `make install-mysql` adds the MariaDB/MySQL driver (mysqlclient); it compiles against
 # the client library, so it needs Debian's `pkg-config default-libmysqlclient-dev` first.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
+RUN_ARGS ?=
 REQUIREMENTS := requirements.txt requirements-dev.txt
 STAMP := $(VENV)/.installed-$(shell cat $(REQUIREMENTS) | cksum | cut -d' ' -f1)
 MYSQL_STAMP := $(VENV)/.installed-mysql-$(shell cat $(REQUIREMENTS) requirements-mysql.txt | cksum | cut -d' ' -f1)
@@ -26,7 +28,7 @@ install: $(STAMP)
 install-mysql: $(MYSQL_STAMP)
 
 run: install
-	$(BIN)/python manage.py run_platform
+	$(BIN)/python manage.py run_platform $(RUN_ARGS)
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
