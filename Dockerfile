@@ -1,14 +1,17 @@
 # syntax=docker/dockerfile:1
-# Multi-stage build: wheels are built in a builder with compilers; the runtime image has
-# only the shared libraries, runs as a non-root user and serves with gunicorn.
+# Multi-stage build: wheels (requirements-mysql.txt: the runtime requirements plus the
+# MySQL driver) are built in a builder with compilers and the MySQL client headers; the
+# runtime image has only the shared client library (libmariadb3), runs as a non-root
+# user and serves with gunicorn. The settings module is set here, never defaulted:
+# manage.py, rakuten.wsgi and rakuten.celery fall back to rakuten.settings.local.
 FROM python:3.11-slim-bookworm AS builder
 RUN apt-get update \
     && apt-get install -y --no-install-recommends build-essential pkg-config \
        default-libmysqlclient-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /build
-COPY requirements.txt .
-RUN pip wheel --no-cache-dir --wheel-dir /wheels -r requirements.txt
+COPY requirements.txt requirements-mysql.txt ./
+RUN pip wheel --no-cache-dir --wheel-dir /wheels -r requirements-mysql.txt
 
 FROM python:3.11-slim-bookworm AS runtime
 ENV PYTHONDONTWRITEBYTECODE=1 \

@@ -1,4 +1,7 @@
-"""The Celery application. Configuration comes from Django settings (``CELERY_*``)."""
+"""The Celery application. Configuration comes from Django settings (``CELERY_*``).
+
+Falls back to the local settings, like manage.py and rakuten.wsgi; a deployment sets
+DJANGO_SETTINGS_MODULE explicitly."""
 
 import os
 
