@@ -2,11 +2,12 @@
 
 import random
 
-from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
+from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.db.models.functions import Length
 
 from accounts.models import User
 from catalog.models import Category, Product
+from catalog.text import search_normalise
 from rakuten.exceptions import NotFoundError
 
 # A code made of digits only sorts as a number (no cast: codes may be longer than any
@@ -48,8 +49,10 @@ def product_list_visible_to(
     qs = Product.objects.select_related("category", "seller")
     if not _reads_all(user):
         qs = qs.filter(seller=user)
+    search = search_normalise(search)
     if search:
-        qs = qs.filter(Q(title__icontains=search) | Q(description__icontains=search))
+        # Case and accents ignored alike on every database (``Product.search_text``).
+        qs = qs.filter(search_text__contains=search)
     if category_id:
         qs = qs.filter(category_id=category_id)
     return qs
