@@ -112,11 +112,21 @@ def _photo_check(photo, *, field: str) -> None:
 # --- Categories -----------------------------------------------------------------------
 
 
+class TaxonomyPagination(Pagination):
+    """The whole taxonomy in one answer (27 categories by default; a page holds far
+    more than any taxonomy), in the envelope every list of the API has."""
+
+    page_size = 1000
+    max_page_size = 1000
+
+
 class CategoryListApi(APIView):
     """The taxonomy: the categories a product can be listed in (``category`` of
-    ``products/``). Retired ones (merged or withdrawn) only with ``?retired=true``."""
+    ``products/``), all in one answer (``next`` is null), codes that are numbers by
+    value (10, 40, 50, ... 1140), then the others. Retired ones (merged or withdrawn)
+    only with ``?retired=true``."""
 
-    pagination_class = Pagination
+    pagination_class = TaxonomyPagination
 
     class FilterSerializer(serializers.Serializer):
         retired = serializers.BooleanField(required=False, default=False)
@@ -134,9 +144,7 @@ class CategoryListApi(APIView):
     def get(self, request):
         filters = CategoryListApi.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        categories = category_list(
-            active_only=not filters.validated_data["retired"]
-        ).order_by("code")
+        categories = category_list(active_only=not filters.validated_data["retired"])
         return paginated_response(
             request=request,
             view=self,

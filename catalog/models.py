@@ -39,6 +39,10 @@ class Product(models.Model):
 
     title = models.CharField(max_length=500)
     description = models.TextField(blank=True)
+    # Title and description lower-cased and without accents (catalog.text), written by
+    # the product services: the search compares a normalised query with it, so "video"
+    # finds "Jeu VIDÉO" on every database.
+    search_text = models.TextField(blank=True, default="", editable=False)
     image = models.ImageField(upload_to=product_image_path, blank=True)
     # sha256 of the photo's bytes: keys the image-feature cache and detects changes.
     image_sha256 = models.CharField(max_length=64, blank=True)

@@ -2,16 +2,44 @@
 
 import random
 
-from django.db.models import Q, QuerySet
+from django.db.models import Case, IntegerField, QuerySet, Value, When
+from django.db.models.functions import Length
 
 from accounts.models import User
 from catalog.models import Category, Product
+from catalog.text import search_normalise
 from rakuten.exceptions import NotFoundError
+
+# A code made of digits only sorts as a number (no cast: codes may be longer than any
+# integer column, and a cast of "abc" fails on some databases).
+_NUMERIC_CODE = r"^[0-9]+$"
+
+
+def category_order_by_code(
+    queryset: QuerySet[Category], *first: str
+) -> QuerySet[Category]:
+    """``queryset`` ordered by code, codes that are numbers by their value (10, 40,
+    50, 60, 1140, ... not 10, 1140, ..., 40), then the other codes by text; after the
+    orderings in ``first`` (``"-active"``: active categories first). The one category
+    order of the pages, the API and the forms. (Numbers are compared by length, then
+    digit by digit: a code with leading zeros, such as "007", sorts by its length.)"""
+    is_number = When(code__regex=_NUMERIC_CODE, then=Value(0))
+    numeric_length = When(code__regex=_NUMERIC_CODE, then=Length("code"))
+    return queryset.annotate(
+        code_is_text=Case(is_number, default=Value(1), output_field=IntegerField()),
+        code_number_length=Case(
+            numeric_length, default=Value(0), output_field=IntegerField()
+        ),
+    ).order_by(*first, "code_is_text", "code_number_length", "code")
 
 
 def category_list(*, active_only: bool = True) -> QuerySet[Category]:
+    """The taxonomy in code order (``category_order_by_code``); active categories
+    only unless ``active_only`` is false."""
     qs = Category.objects.all()
-    return qs.filter(active=True) if active_only else qs
+    if active_only:
+        qs = qs.filter(active=True)
+    return category_order_by_code(qs)
 
 
 def product_list_visible_to(
@@ -21,8 +49,10 @@ def product_list_visible_to(
     qs = Product.objects.select_related("category", "seller")
     if not _reads_all(user):
         qs = qs.filter(seller=user)
+    search = search_normalise(search)
     if search:
-        qs = qs.filter(Q(title__icontains=search) | Q(description__icontains=search))
+        # Case and accents ignored alike on every database (``Product.search_text``).
+        qs = qs.filter(search_text__contains=search)
     if category_id:
         qs = qs.filter(category_id=category_id)
     return qs

@@ -95,11 +95,11 @@ class CategoryMergeForm(BootstrapFormMixin, forms.Form):
     """Fold one category into another (``ml.services.category_merge`` checks again)."""
 
     source = forms.ModelChoiceField(
-        queryset=category_list().order_by("code"),
+        queryset=category_list(),
         label="Merge this category",
     )
     target = forms.ModelChoiceField(
-        queryset=category_list().order_by("code"),
+        queryset=category_list(),
         label="into this one",
     )
     confirm = forms.BooleanField(

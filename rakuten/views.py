@@ -1,9 +1,15 @@
-from django.http import JsonResponse
+import math
+from datetime import timedelta
+
+from django.contrib.staticfiles import finders
+from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import render
-from django.views.decorators.cache import never_cache
+from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.http import require_GET
 
 from rakuten.health import health_report
+
+FAVICON = "favicon.ico"
 
 
 @never_cache
@@ -18,3 +24,48 @@ def home(request):
     from ml.selectors.model_versions import model_version_get_active
 
     return render(request, "home.html", {"active_model": model_version_get_active()})
+
+
+@require_GET
+@cache_control(public=True, max_age=24 * 3600)
+def favicon(request):
+    """``/favicon.ico``, which browsers ask for on every page whatever the page links:
+    the static file itself (found like any static file), not a 404."""
+    path = finders.find(FAVICON)
+    if path is None:
+        raise Http404("No favicon.")
+    return FileResponse(open(path, "rb"), content_type="image/x-icon")
+
+
+def lockout(request, original_response=None, credentials=None):
+    """django-axes' lock-out response (``AXES_LOCKOUT_CALLABLE``) for the web and admin
+    log-ins: the styled 429 page, saying when to try again (the cool-off time) and
+    with ``Retry-After``. The API's token/ answers its own JSON 429."""
+    from axes.helpers import get_client_username, get_cool_off, get_failure_limit
+
+    cool_off = get_cool_off(request) or timedelta(0)
+    response = render(
+        request,
+        "429.html",
+        {
+            "failure_limit": get_failure_limit(request, credentials),
+            "username": get_client_username(request, credentials) or "",
+            "retry_in": duration_text(cool_off),
+        },
+        status=429,
+    )
+    response["Retry-After"] = str(math.ceil(cool_off.total_seconds()))
+    return response
+
+
+def duration_text(duration: timedelta) -> str:
+    """A wait in words, rounded up to the minute: "1 minute", "15 minutes",
+    "2 hours", "1 hour 30 minutes"."""
+    minutes = max(1, math.ceil(duration.total_seconds() / 60))
+    hours, minutes = divmod(minutes, 60)
+    parts = [
+        f"{n} {unit}{'' if n == 1 else 's'}"
+        for n, unit in ((hours, "hour"), (minutes, "minute"))
+        if n
+    ]
+    return " ".join(parts)

@@ -10,6 +10,7 @@ from factory.django import DjangoModelFactory, Password
 
 from accounts.models import User
 from catalog.models import Category, Product
+from catalog.text import product_search_text
 from ml.models import ModelVersion, Prediction
 
 DEFAULT_PASSWORD = "pass-12345!"
@@ -53,6 +54,10 @@ class ProductFactory(DjangoModelFactory):
 
     title = factory.Sequence(lambda n: f"Produit de test {n}")
     description = "Une description de test."
+    # As the product services write it (catalog.text).
+    search_text = factory.LazyAttribute(
+        lambda p: product_search_text(p.title, p.description)
+    )
     seller = factory.SubFactory(UserFactory)
     category = factory.SubFactory(CategoryFactory)
     source = Product.Source.LISTING

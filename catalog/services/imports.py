@@ -21,6 +21,7 @@ from catalog.importers import (
     read_generic_csv,
 )
 from catalog.models import Category, Product
+from catalog.text import product_search_text
 
 logger = logging.getLogger(__name__)
 
@@ -149,6 +150,7 @@ def _import_batch(
                     to_update.append(product)
                 product.title = row.title
                 product.description = row.description
+                product.search_text = product_search_text(row.title, row.description)
                 product.external_image_id = row.external_image_id
                 if category != product.category:
                     product.confirmed_at = now if category else None
@@ -167,6 +169,7 @@ def _import_batch(
                 [
                     "title",
                     "description",
+                    "search_text",
                     "external_image_id",
                     "category",
                     "confirmed_at",

@@ -10,6 +10,7 @@ from django.utils import timezone
 from audit.services import audit_event_record
 from catalog.images import image_check
 from catalog.models import Category, Product
+from catalog.text import product_search_text
 from rakuten.exceptions import ApplicationError
 
 
@@ -58,6 +59,7 @@ def product_create(
         source=Product.Source.LISTING,
         confirmed_at=timezone.now() if category else None,
     )
+    product.search_text = product_search_text(product.title, product.description)
     if image:
         _photo_store(product, image)
     product.full_clean(exclude=["image"])
@@ -82,6 +84,7 @@ def product_update(
     previous = product.category
     product.title = title.strip()
     product.description = (description or "").strip()
+    product.search_text = product_search_text(product.title, product.description)
     if category != previous:
         product.confirmed_at = timezone.now() if category else None
     product.category = category

@@ -3,6 +3,7 @@
 from django.db.models import Count, QuerySet
 
 from catalog.models import Category
+from catalog.selectors import category_order_by_code
 from ml.models import (
     ModelActivation,
     ModelVersion,
@@ -105,8 +106,8 @@ def taxonomy_overview() -> list[dict]:
     model): the taxonomy page's table."""
     active = model_version_get_active()
     known = set(active.label_codes) if active else None
-    categories = Category.objects.annotate(n_products=Count("products")).order_by(
-        "-active", "code"
+    categories = category_order_by_code(
+        Category.objects.annotate(n_products=Count("products")), "-active"
     )
     return [
         {

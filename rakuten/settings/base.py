@@ -213,6 +213,8 @@ AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
+# The lock-out page: styled, with the navigation, saying when to try again.
+AXES_LOCKOUT_CALLABLE = "rakuten.views.lockout"
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Rakuten product categorisation API",
@@ -275,6 +277,15 @@ LOGGING = {
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}
     },
+    "filters": {
+        # A refused request (403, 404, ...) is one WARNING line, not a traceback.
+        "client_error_without_traceback": {
+            "()": "rakuten.log_filters.ClientErrorWithoutTraceback"
+        },
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "loggers": {
+        "django.request": {"filters": ["client_error_without_traceback"]},
+    },
     "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", default="INFO")},
 }

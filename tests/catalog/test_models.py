@@ -46,7 +46,7 @@ def test_categories_are_ordered_by_name():
     # (the exact order of "Jeux PC" / "Jeux consoles" follows the DB's collation)
     names = list(Category.objects.values_list("name", flat=True))
     assert (names[0], names[1], names[-1]) == (
-        "Accesoires gaming",
+        "Accessoires gaming",
         "Animalerie",
         "Puériculture",
     )

@@ -91,3 +91,18 @@ def test_the_command_merges_or_says_why_not(taxonomy, capsys):
     assert Category.objects.get(pk=old.pk).active is False
     with pytest.raises(CommandError, match="retired"):
         call_command("merge_category", "T2", "T1")
+
+
+def test_the_page_lists_active_categories_by_code_as_numbers_then_retired_ones(
+    client_logged_in_as, staff_user
+):
+    CategoryFactory(code="45", active=False)
+    CategoryFactory(code="X1")
+
+    response = client_logged_in_as(staff_user).get("/staff/categories/")
+
+    codes = [row["category"].code for row in response.context["rows"]]
+    assert codes[:6] == ["10", "40", "50", "60", "1140", "1160"]
+    assert codes[-3:] == ["2905", "X1", "45"]
+    merge_codes = [c.code for c in response.context["form"].fields["source"].queryset]
+    assert merge_codes[:4] == ["10", "40", "50", "60"] and merge_codes[-1] == "X1"

@@ -1,0 +1,102 @@
+"""The lock-out and 403 pages in a real headless Chromium, with screenshots in
+``var/screenshots/`` (git-ignored): styled, with the navigation."""
+
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from tests.factories import DEFAULT_PASSWORD, UserFactory
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = "/usr/bin/chromedriver"
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-dev-shm-usage",
+    "--window-size=1280,900",
+)
+WAIT_SECONDS = 20
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="Debian's chromium is not installed"
+    ),
+    # A live server needs committed rows; restore the seeded categories afterwards.
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
+
+
+@pytest.fixture
+def screenshots() -> Path:
+    folder = Path(settings.BASE_DIR) / "var" / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture
+def browser():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in FLAGS:
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    yield driver
+    driver.quit()
+
+
+def _log_in(browser, url: str, username: str, password: str) -> None:
+    """Post the log-in form and wait for the answer's page."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(f"{url}/accounts/login/")
+    browser.find_element(By.NAME, "username").send_keys(username)
+    browser.find_element(By.NAME, "password").send_keys(password)
+    button = browser.find_element(By.CSS_SELECTOR, "form button[type=submit]")
+    button.click()
+    WebDriverWait(browser, WAIT_SECONDS).until(expected_conditions.staleness_of(button))
+
+
+def test_lock_out_and_403_pages(browser, live_server, screenshots):
+    from selenium.webdriver.common.by import By
+
+    UserFactory(username="lea", role="seller")
+
+    # Given a seller who gets her password wrong five times
+    for _ in range(5):
+        _log_in(browser, live_server.url, "lea", "wrong-password")
+    # When the right password comes
+    _log_in(browser, live_server.url, "lea", DEFAULT_PASSWORD)
+    # Then the styled lock-out page says when to try again, under the navigation
+    message = browser.find_element(By.CSS_SELECTOR, ".error-message").text
+    assert message.endswith("try again in 15 minutes.")
+    assert browser.find_element(By.CSS_SELECTOR, "nav.navbar .navbar-brand").text == (
+        "Rakuten categorisation"
+    )
+    assert browser.find_element(By.TAG_NAME, "h1").text == (
+        "Too many failed log-in attempts"
+    )
+    browser.save_screenshot(str(screenshots / "lockout-429.png"))
+
+    # Given another seller, logged in
+    UserFactory(username="marc", role="seller")
+    browser.delete_all_cookies()
+    _log_in(browser, live_server.url, "marc", DEFAULT_PASSWORD)
+    # When he opens a staff page
+    browser.get(f"{live_server.url}/staff/categories/")
+    # Then the styled 403 page, with his navigation
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Access denied"
+    assert browser.find_element(By.CSS_SELECTOR, ".error-message").text == (
+        "You do not have permission to see this page."
+    )
+    links = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "nav .nav-link")]
+    assert "My products" in links
+    browser.save_screenshot(str(screenshots / "forbidden-403.png"))
