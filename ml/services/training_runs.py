@@ -158,14 +158,17 @@ def training_run_execute(*, run_id: int, log: Callable[[str], None] | None = Non
             run.pk, f"{type(exc).__name__}: {exc}", attempts=run.attempts
         )
         raise
-    version = _model_version_register(run, result, bundle, params)
-    if version is None:  # the run was queued again meanwhile: the new attempt owns it
-        return TrainingRun.objects.get(pk=run.pk)
-    if params.get("activate"):
-        model_version_activate(
-            version=version, user=run.created_by, reason=f"training run #{run.pk}"
-        )
-    elif params.get("gate"):
+    with transaction.atomic():
+        # One transaction: nobody sees the run succeeded before the model it asked
+        # to activate is active.
+        version = _model_version_register(run, result, bundle, params)
+        if version is None:  # queued again meanwhile: the new attempt owns the run
+            return TrainingRun.objects.get(pk=run.pk)
+        if params.get("activate"):
+            model_version_activate(
+                version=version, user=run.created_by, reason=f"training run #{run.pk}"
+            )
+    if params.get("gate") and not params.get("activate"):
         model_version_gate_apply(candidate=version)
     return TrainingRun.objects.get(pk=run.pk)
 
