@@ -144,9 +144,10 @@ def test_a_list_choice_wins_over_a_radio_reset_by_new_suggestions(
     prediction.refresh_from_db()
     assert product.category == pool
     assert prediction.chosen_source == "list"
-    assert prediction.chosen_rank == [s["code"] for s in prediction.top_k].index(
-        "9103"
-    ) + 1
+    assert (
+        prediction.chosen_rank
+        == [s["code"] for s in prediction.top_k].index("9103") + 1
+    )
     assert not prediction.kept
 
 
