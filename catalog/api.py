@@ -337,8 +337,11 @@ class ProductPhotoApi(APIView):
 
 class ListingCreateApi(APIView):
     """Any role lists a product as its seller, with the confirmed category and,
-    optionally, the prediction it confirms (real-versus-predicted accumulates). An
-    unknown or already used prediction is a 400 and nothing is stored."""
+    optionally, the prediction it confirms (real-versus-predicted accumulates). The
+    category's rank among that prediction's suggestions is derived on the server, and
+    whether the prediction was made for the saved title and description is recorded
+    (only such predictions count in the live metrics). An unknown or already used
+    prediction is a 400 and nothing is stored."""
 
     class InputSerializer(PhotoInputMixin):
         title = serializers.CharField(max_length=500)
@@ -371,6 +374,7 @@ class ListingCreateApi(APIView):
             category=data["category"],
             image=data["photo"],
             prediction_id=data.get("prediction"),
+            choice_source="api",
         )
         return Response(
             ProductOutputSerializer(product, context={"request": request}).data,

@@ -83,12 +83,19 @@ SUGGESTION_TRIGGERS = {
 }
 
 
+CHOICE_SOURCES = [("suggestion", "A suggestion"), ("list", "The list")]
+
+
 class ListingForm(ProductForm):
-    """The Sell form. The category comes from the suggestion radios (``category``) or,
-    when the seller picks "another category" or there are no suggestions, from the
-    searchable list (``other_category``). ``prediction`` is the stored prediction the
-    suggestions came from; ``proposal`` the unlabelled product the form was filled
-    from."""
+    """The Sell form. The seller's choice is explicit: ``choice_source`` (a
+    ``suggestion`` radio or the ``list``), ``choice_rank`` (the suggestion's 1-based
+    rank) and ``choice_category``, written by the page's script whenever the seller
+    ticks a suggestion or picks from the list, and never by new suggestions arriving
+    afterwards. ``prediction`` is the stored prediction that was on screen when the
+    seller chose; ``proposal`` the unlabelled product the form was filled from.
+
+    Without the script (no choice posted), the category comes from the suggestion
+    radios (``category``) or the searchable list (``other_category``)."""
 
     category = forms.ModelChoiceField(queryset=category_list(), required=False)
     other_category = forms.ModelChoiceField(
@@ -96,6 +103,15 @@ class ListingForm(ProductForm):
         required=False,
         label="Any category",
         empty_label="— choose a category —",
+    )
+    choice_source = forms.ChoiceField(
+        choices=[("", "")] + CHOICE_SOURCES, required=False, widget=forms.HiddenInput
+    )
+    choice_rank = forms.IntegerField(
+        required=False, min_value=1, widget=forms.HiddenInput
+    )
+    choice_category = forms.ModelChoiceField(
+        queryset=category_list(), required=False, widget=forms.HiddenInput
     )
     prediction = forms.IntegerField(required=False, widget=forms.HiddenInput)
     proposal = forms.IntegerField(required=False, widget=forms.HiddenInput)
@@ -118,13 +134,34 @@ class ListingForm(ProductForm):
                     "hx-indicator": "#suggest-indicator",
                 }
             )
+        # The browser checks a photo's size and type before uploading it.
+        self.fields["photo"].widget.attrs["data-max-bytes"] = (
+            settings.PRODUCT_IMAGE_MAX_BYTES
+        )
 
     def clean(self):
         cleaned = super().clean()
-        chosen = cleaned.get("category") or cleaned.get("other_category")
+        source = cleaned.get("choice_source")
+        if source:
+            chosen = cleaned.get("choice_category")
+            if source == "suggestion":
+                if not cleaned.get("choice_rank") or not cleaned.get("prediction"):
+                    self.add_error(
+                        None, "Your choice of suggestion is incomplete: choose again."
+                    )
+            else:
+                cleaned["choice_rank"] = None
+        else:
+            # No script: the ticked radio is a suggestion (its rank is derived from
+            # the prediction), the list is the list.
+            radio = cleaned.get("category")
+            chosen = radio or cleaned.get("other_category")
+            source = "suggestion" if radio is not None else "list"
+            cleaned["choice_rank"] = None
         if chosen is None and not self.has_error("category"):
             self.add_error(
                 "other_category", "Choose a category: a suggestion or one of the list."
             )
         cleaned["category"] = chosen
+        cleaned["choice_source"] = source
         return cleaned

@@ -21,7 +21,7 @@ from catalog.selectors import (
     product_proposal_random,
     proposal_get,
 )
-from catalog.services.listings import listing_create
+from catalog.services.listings import listing_create, proposal_label
 from catalog.services.products import product_delete, product_update
 from rakuten.exceptions import ApplicationError, NotFoundError
 
@@ -132,18 +132,37 @@ def listing_create_view(request):
         form = ListingForm(request.POST, request.FILES)
         if form.is_valid():
             data = form.cleaned_data
+            choice = {
+                "title": data["title"],
+                "description": data["description"],
+                "category": data["category"],
+                "prediction_id": data["prediction"],
+                "choice_source": data["choice_source"],
+                "choice_rank": data["choice_rank"],
+            }
             try:
-                product = listing_create(
-                    seller=request.user,
-                    title=data["title"],
-                    description=data["description"],
-                    category=data["category"],
-                    image=data["photo"] or _proposal_photo(data["proposal"]),
-                    prediction_id=data["prediction"],
-                )
+                if data["proposal"]:
+                    product = proposal_label(
+                        proposal_id=data["proposal"],
+                        labeller=request.user,
+                        image=data["photo"],
+                        **choice,
+                    )
+                else:
+                    product = listing_create(
+                        seller=request.user, image=data["photo"], **choice
+                    )
             except ApplicationError as exc:
                 form_add_service_error(form, exc)
             else:
+                if data["proposal"]:
+                    # The pool product is not the seller's: on to the next one.
+                    messages.success(
+                        request,
+                        f"“{product.title}” is labelled {product.category.name}: "
+                        "thank you. Here is another one.",
+                    )
+                    return redirect(f"{request.path}?propose=1")
                 messages.success(request, f"“{product.title}” is listed.")
                 return redirect(product)
         proposal = _proposal_or_none(form["proposal"].value())
@@ -195,11 +214,3 @@ def _proposal_or_none(pk):
         return proposal_get(pk=int(pk)) if pk else None
     except (NotFoundError, ValueError):
         return None
-
-
-def _proposal_photo(pk):
-    """The proposed product's photo, used for the listing when none was uploaded."""
-    if not pk:
-        return None
-    proposal = _proposal_or_404(pk)
-    return proposal.image or None

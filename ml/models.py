@@ -155,6 +155,14 @@ class TrainingRun(models.Model):
         return f"Training run #{self.pk} ({self.status})"
 
 
+class ChoiceSource(models.TextChoices):
+    """Where the seller's category came from."""
+
+    SUGGESTION = "suggestion", "A suggestion"
+    LIST = "list", "The list of categories"
+    API = "api", "The API"
+
+
 class Prediction(models.Model):
     """A suggestion the model made, with the version that made it. A product saved from
     the suggestion points back at it, so real-versus-predicted accumulates."""
@@ -184,6 +192,29 @@ class Prediction(models.Model):
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
+    # What the prediction was made for: sha256 of the stripped title and description
+    # (``prediction_input_sha256``) and of the photo's bytes ("" without a photo).
+    input_text_sha256 = models.CharField(max_length=64, blank=True, editable=False)
+    input_image_sha256 = models.CharField(max_length=64, blank=True, editable=False)
+    # The seller's choice, stored when a listing confirms the prediction: the category
+    # chosen, its rank among the suggestions (1 = the first; NULL = not suggested),
+    # and how it was chosen (a suggestion's radio, the list, or the API).
+    chosen_category = models.ForeignKey(
+        "catalog.Category",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    chosen_rank = models.PositiveSmallIntegerField(null=True, blank=True)
+    chosen_source = models.CharField(
+        max_length=20, choices=ChoiceSource.choices, blank=True
+    )
+    # Whether the saved product's text (and photo, when the model read it) is the one
+    # the prediction was made for: False when the seller edited after choosing. Only
+    # predictions for the saved text count in the live metrics. NULL: not linked, or
+    # linked before this was recorded.
+    for_saved_text = models.BooleanField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -192,6 +223,11 @@ class Prediction(models.Model):
 
     def __str__(self) -> str:
         return f"Prediction #{self.pk} by {self.model_version_id}"
+
+    @property
+    def kept(self) -> bool:
+        """The seller kept the model's first suggestion for the text they saved."""
+        return bool(self.for_saved_text) and self.chosen_rank == 1
 
 
 class DatasetReset(models.Model):

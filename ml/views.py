@@ -78,10 +78,18 @@ def staff_required(view):
 @require_POST
 def suggestions(request):
     """The suggestions partial of the Sell page: the active model's top 3 for what
-    the seller typed so far (and the photo, or the proposed product's photo)."""
+    the seller typed so far (and the photo, or the proposed product's photo). A
+    rejected photo never hides the text: its error shows above the suggestions for
+    the text alone."""
     form = SuggestionForm(request.POST, request.FILES)
-    context = {"prediction": None, "message": "", "error": ""}
-    if not form.is_valid():
+    context = {"prediction": None, "message": "", "error": "", "photo_error": ""}
+    valid = form.is_valid()
+    if not valid and set(form.errors) == {"photo"}:
+        context["photo_error"] = " ".join(form.errors["photo"])
+        form.cleaned_data["photo"] = None
+        form.cleaned_data["proposal"] = None  # the text alone, not another photo
+        valid = True
+    if not valid:
         context["error"] = " ".join(
             e for errors in form.errors.values() for e in errors
         )

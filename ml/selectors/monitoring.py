@@ -26,7 +26,8 @@ def model_metrics_window(
     """How ``model_version`` (the active one by default) did on the products confirmed
     in the last ``days`` days: the real category is the product's confirmed one, the
     predicted one is the first suggestion of the product's latest prediction by that
-    version. JSON-serialisable; the metrics page and the metrics API share it.
+    version for the saved text (not one the seller saw before editing).
+    JSON-serialisable; the metrics page and the metrics API share it.
 
     Shape: ``window_days``, ``model_version`` (``ModelVersion.summary()`` or None),
     ``count``, ``accuracy``, ``weighted_f1``, ``top1_kept_rate`` (share of products
@@ -92,13 +93,18 @@ def model_metrics_window(
 
 def _window_rows(version: ModelVersion, since: datetime | None) -> list[dict]:
     """One row per product confirmed since ``since`` (ever: None) that has a
-    prediction by ``version``: its latest such prediction."""
+    prediction by ``version`` made for its saved text: its latest such prediction.
+
+    A prediction the seller saw before editing the title, description or photo
+    (``for_saved_text`` False) is left out: the label is compared only with what the
+    model said of the text that was saved. Predictions linked before this was
+    recorded (NULL) are counted, as before."""
     predictions = Prediction.objects.filter(
         model_version=version,
         product__isnull=False,
         product__category__isnull=False,
         product__confirmed_at__isnull=False,
-    )
+    ).exclude(for_saved_text=False)
     if since is not None:
         predictions = predictions.filter(product__confirmed_at__gte=since)
     predictions = predictions.select_related(

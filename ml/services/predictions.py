@@ -1,8 +1,12 @@
 """Predictions: ask the active model and store what it said with the version that
-said it; link a prediction to the listing that confirms it."""
+said it, and what it was said for; link a prediction to the listing that confirms it,
+with the seller's choice."""
+
+import hashlib
 
 from catalog.models import Category
 from ml.models import (
+    ChoiceSource,
     Prediction,
 )
 from ml.selectors.model_versions import model_version_get_active
@@ -57,7 +61,16 @@ def prediction_create(
         used=result.used,
         latency_ms=result.latency_ms,
         requested_by=user if getattr(user, "is_authenticated", False) else None,
+        input_text_sha256=prediction_input_sha256(title=title, description=description),
+        input_image_sha256=hashlib.sha256(image).hexdigest() if image else "",
     )
+
+
+def prediction_input_sha256(*, title: str, description: str = "") -> str:
+    """The text a prediction is made for, as a hash: the stripped title and
+    description, as a product stores them."""
+    text = f"{(title or '').strip()}\n{(description or '').strip()}"
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _suggestion(categories: dict[str, Category], code: str, probability: float) -> dict:
@@ -70,9 +83,27 @@ def _suggestion(categories: dict[str, Category], code: str, probability: float) 
     }
 
 
-def prediction_attach(*, prediction_id: int, product, user) -> Prediction:
-    """Link a stored prediction to the product that confirms it. Only the user who asked
-    for the prediction may use it, and only once."""
+class ChoiceMismatchError(ApplicationError):
+    code = "choice_mismatch"
+
+
+def prediction_attach(
+    *,
+    prediction_id: int,
+    product,
+    user,
+    choice_source: str = "",
+    choice_rank: int | None = None,
+) -> Prediction:
+    """Link a stored prediction to the product that confirms it, with the seller's
+    choice. Only the user who asked for the prediction may use it, and only once.
+
+    ``choice_source`` says where the product's category came from: ``suggestion``
+    (then ``choice_rank``, 1-based, must name the suggestion of that category: an
+    inconsistent choice is refused), ``list`` or ``api``. The stored rank is always
+    derived from the prediction's suggestions (NULL: the category was not
+    suggested). ``for_saved_text`` records whether the product was saved with the
+    text (and photo, when the model read it) the prediction was made for."""
     prediction = (
         Prediction.objects.select_for_update()
         .filter(pk=prediction_id, requested_by=user, product__isnull=True)
@@ -83,6 +114,54 @@ def prediction_attach(*, prediction_id: int, product, user) -> Prediction:
             "Unknown or already used prediction.",
             extra={"prediction": ["Unknown or already used prediction."]},
         )
+    rank = prediction_rank_of(prediction=prediction, category_id=product.category_id)
+    source = choice_source or ChoiceSource.LIST
+    if source not in ChoiceSource.values:
+        raise ChoiceMismatchError(f"Unknown choice source: {source}.")
+    claimed = choice_rank if choice_rank is not None else rank
+    if source == ChoiceSource.SUGGESTION and (rank is None or claimed != rank):
+        message = (
+            "The category you chose is not the suggestion you ticked: choose again."
+        )
+        raise ChoiceMismatchError(message, extra={"choice_rank": [message]})
     prediction.product = product
-    prediction.save(update_fields=["product"])
+    prediction.chosen_category = product.category
+    prediction.chosen_rank = rank
+    prediction.chosen_source = source
+    prediction.for_saved_text = _made_for(prediction, product)
+    prediction.save(
+        update_fields=[
+            "product",
+            "chosen_category",
+            "chosen_rank",
+            "chosen_source",
+            "for_saved_text",
+        ]
+    )
     return prediction
+
+
+def prediction_rank_of(
+    *, prediction: Prediction, category_id: int | None
+) -> int | None:
+    """The 1-based rank of ``category_id`` among the prediction's suggestions, or
+    None."""
+    if category_id is None:
+        return None
+    for rank, suggestion in enumerate(prediction.top_k, start=1):
+        if suggestion.get("category_id") == category_id:
+            return rank
+    return None
+
+
+def _made_for(prediction: Prediction, product) -> bool | None:
+    """Was ``prediction`` made for the product's saved text (and photo, when the
+    model read one)? None for a prediction stored without its input's hashes."""
+    if not prediction.input_text_sha256:
+        return None
+    text = prediction_input_sha256(title=product.title, description=product.description)
+    if text != prediction.input_text_sha256:
+        return False
+    if "image" in (prediction.used or ""):
+        return prediction.input_image_sha256 == (product.image_sha256 or "")
+    return True

@@ -44,8 +44,14 @@ def suggestion_panel(context, form):
 
 
 def _selected_suggestion(form) -> str:
-    """Which suggestion radio to tick when the form comes back: the posted one, or
-    "other" when the seller chose from the list ("": the first one)."""
+    """Which suggestion radio to tick when the form comes back: the seller's choice
+    (a suggestion's category), or "other" when they chose from the list ("": the
+    first one)."""
     if not form.is_bound:
         return ""
+    source = form["choice_source"].value()
+    if source == "suggestion":
+        return str(form["choice_category"].value() or "")
+    if source == "list":
+        return "other"
     return str(form["category"].value() or "other")

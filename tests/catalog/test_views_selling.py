@@ -9,6 +9,7 @@ from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
+from audit.models import AuditEvent
 from catalog.models import Product
 from ml.models import Prediction
 from tests.factories import CategoryFactory, ProductFactory
@@ -100,7 +101,7 @@ def test_suggestions_show_the_top_three_and_store_the_prediction(
     # and the partial shows the three categories, the first one ticked
     html = response.content.decode()
     assert response.status_code == 200
-    assert f'<input type="hidden" name="prediction" value="{prediction.pk}">' in html
+    assert f'data-prediction="{prediction.pk}"' in html
     assert html.count('class="suggestion-name"') == 3
     books = training_categories["9101"]
     assert f'name="category" value="{books.pk}" checked>' in html
@@ -142,10 +143,29 @@ def test_suggestions_with_a_bad_photo_show_the_error(
     client_logged_in_as, seller, active_model, bad_photo
 ):
     # When the seller picks a file that is not an image
-    response = _suggest(client_logged_in_as(seller), title="roman", photo=bad_photo)
-    # Then the partial shows the photo's problem, and nothing is predicted
+    response = _suggest(
+        client_logged_in_as(seller), title="roman de poche", photo=bad_photo
+    )
+    # Then the partial shows the photo's problem above the suggestions for the text
+    # alone: the photo never hides the text
+    html = response.content.decode()
     assert response.status_code == 200
-    assert b"The file is not a valid or complete image." in response.content
+    assert "The file is not a valid or complete image." in html
+    assert "The suggestions below are for the text alone." in html
+    prediction = Prediction.objects.get()
+    assert prediction.used == "text"
+    assert prediction.input_image_sha256 == ""
+    assert f'data-prediction="{prediction.pk}"' in html
+    assert html.index("photo-error") < html.index("suggestion-list")
+
+
+def test_suggestions_with_a_bad_photo_and_no_title_ask_for_text(
+    client_logged_in_as, seller, active_model, bad_photo
+):
+    response = _suggest(client_logged_in_as(seller), title="", photo=bad_photo)
+    html = response.content.decode()
+    assert "The file is not a valid or complete image." in html
+    assert "Type a few characters of the title" in html
     assert Prediction.objects.count() == 0
 
 
@@ -367,12 +387,13 @@ def test_proposal_photo_is_served_only_for_pool_products(
     assert refused.status_code == 404
 
 
-def test_saving_a_proposal_copies_its_photo(
+def test_saving_a_proposal_labels_the_pool_product_itself(
     client_logged_in_as, seller, training_categories
 ):
     pool = _pool_product_with_photo()
+    photo_name = pool.image.name
     # When the seller saves the proposal as it is, with a category
-    client_logged_in_as(seller).post(
+    response = client_logged_in_as(seller).post(
         SELL_URL,
         {
             "title": pool.title,
@@ -381,12 +402,81 @@ def test_saving_a_proposal_copies_its_photo(
             "proposal": pool.pk,
         },
     )
-    # Then the new listing has the proposal's photo, and the pool is untouched
-    listing = Product.objects.get(seller=seller)
-    assert listing.image_sha256 == pool.image_sha256
-    assert listing.image.name != pool.image.name
+    # Then the pool product itself is labelled and confirmed, keeps its photo and its
+    # seller (none: imported), and no product is created
+    assert response.status_code == 302
+    assert response["Location"] == "/products/new/?propose=1"
+    assert Product.objects.count() == 1
     pool.refresh_from_db()
-    assert (pool.category, pool.seller) == (None, None)
+    assert pool.category == training_categories["9103"]
+    assert pool.confirmed_at is not None
+    assert (pool.seller, pool.source) == (None, Product.Source.IMPORT)
+    assert pool.image.name == photo_name
+    # and the labeller is in the audit log
+    event = AuditEvent.objects.get(verb="product.proposal_labelled")
+    assert (event.actor, event.object_id) == (seller, str(pool.pk))
+
+
+def test_a_labelled_proposal_is_proposed_only_once(
+    client_logged_in_as, seller, training_categories
+):
+    pool = _pool_product_with_photo()
+    client = client_logged_in_as(seller)
+    first = client.get(SELL_URL + "?propose=1")
+    assert first.context["proposal"] == pool
+    client.post(
+        SELL_URL,
+        {
+            "title": pool.title,
+            "other_category": training_categories["9103"].pk,
+            "proposal": pool.pk,
+        },
+    )
+    # When the seller asks for another proposal
+    second = client.get(SELL_URL + "?propose=1")
+    # Then the labelled product is never proposed again (the pool is empty)
+    assert second.context["proposal"] is None
+    assert b"The unlabelled pool is empty" in second.content
+    # and saving it a second time is refused, with nothing changed
+    again = client.post(
+        SELL_URL,
+        {
+            "title": pool.title,
+            "other_category": training_categories["9101"].pk,
+            "proposal": pool.pk,
+        },
+    )
+    assert again.status_code == 200
+    assert "This product was labelled meanwhile" in again.content.decode()
+    pool.refresh_from_db()
+    assert pool.category == training_categories["9103"]
+    assert Product.objects.count() == 1
+
+
+def test_a_proposal_with_its_prediction_links_it_to_the_pool_product(
+    client_logged_in_as, seller, active_model, training_categories
+):
+    pool = _pool_product_with_photo()
+    client = client_logged_in_as(seller)
+    _suggest(client, title=pool.title, description=pool.description, proposal=pool.pk)
+    prediction = Prediction.objects.get()
+    first = prediction.top_k[0]
+    client.post(
+        SELL_URL,
+        {
+            "title": pool.title,
+            "description": pool.description,
+            "choice_source": "suggestion",
+            "choice_rank": 1,
+            "choice_category": first["category_id"],
+            "prediction": prediction.pk,
+            "proposal": pool.pk,
+        },
+    )
+    prediction.refresh_from_db()
+    assert prediction.product_id == pool.pk
+    assert (prediction.chosen_rank, prediction.for_saved_text) == (1, True)
+    assert prediction.kept
 
 
 def _pool_photo_bytes() -> bytes:
