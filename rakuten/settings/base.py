@@ -262,6 +262,12 @@ ML_GATE_MIN_RECENT_PRODUCTS = env.int("ML_GATE_MIN_RECENT_PRODUCTS", default=20)
 # The category-drop rule judges the categories with at least this many slice products
 # (1: every category, as specified; on a small slice one product can move F1 by 0.1+).
 ML_GATE_MIN_CATEGORY_SUPPORT = env.int("ML_GATE_MIN_CATEGORY_SUPPORT", default=1)
+# A model validated on fewer products than this shows "not enough data" instead of
+# its validation F1 and accuracy (the numbers are kept, in the API and the admin's
+# metrics); below ML_VALIDATION_INTERVAL_BELOW products each figure shows its 95 %
+# interval.
+ML_MIN_VALIDATION_PRODUCTS = env.int("ML_MIN_VALIDATION_PRODUCTS", default=30)
+ML_VALIDATION_INTERVAL_BELOW = env.int("ML_VALIDATION_INTERVAL_BELOW", default=200)
 
 # --- E-mail and logging -------------------------------------------------------------
 EMAIL_BACKEND = env(
