@@ -80,7 +80,7 @@ def model_version_gate(*, candidate: ModelVersion) -> GateDecision:
         active.created_at,
         timezone.now() - timedelta(days=settings.ML_METRICS_WINDOW_DAYS),
     )
-    return gate_decide(
+    decision = gate_decide(
         truth=[item["label"] for item in items],
         candidate=ours_pred,
         active=theirs_pred,
@@ -94,6 +94,20 @@ def model_version_gate(*, candidate: ModelVersion) -> GateDecision:
         ),
         active_version=active.pk,
     )
+    if len(items) < settings.ML_MIN_VALIDATION_PRODUCTS:
+        decision.reasons.append(
+            f"the evaluation slice has {len(items)} product"
+            f"{'' if len(items) == 1 else 's'}, fewer than "
+            f"{settings.ML_MIN_VALIDATION_PRODUCTS}: not enough data, these F1 "
+            "figures say little"
+        )
+    return decision
+
+
+def _gate_verdict(decision: GateDecision, *, applied: bool) -> dict:
+    """What ``ModelVersion.gate`` stores: the decision, and whether it was applied
+    (the candidate promoted when it passed) or only scored."""
+    return {**decision.as_dict(), "applied": applied}
 
 
 def model_version_gate_apply(*, candidate: ModelVersion) -> GateDecision:
@@ -102,7 +116,9 @@ def model_version_gate_apply(*, candidate: ModelVersion) -> GateDecision:
     otherwise stays ready for a staff decision."""
     decision = model_version_gate(candidate=candidate)
     with transaction.atomic():
-        ModelVersion.objects.filter(pk=candidate.pk).update(gate=decision.as_dict())
+        ModelVersion.objects.filter(pk=candidate.pk).update(
+            gate=_gate_verdict(decision, applied=True)
+        )
         audit_event_record(
             verb="model_version.gated",
             obj=candidate,
@@ -114,4 +130,29 @@ def model_version_gate_apply(*, candidate: ModelVersion) -> GateDecision:
             model_version_activate(
                 version=candidate, reason=f"gate: {decision.reasons[0]}"[:200]
             )
+    return decision
+
+
+def model_version_gate_score(*, candidate: ModelVersion) -> GateDecision:
+    """Run the gate and store its decision on the candidate (``applied`` False),
+    without promoting it: the verdict of a run that did not ask for the gate (a
+    manual one), for staff to read. A gate that cannot score (a model's bundle
+    unreadable) is stored as a hold with the reason, and the run stays a success."""
+    try:
+        decision = model_version_gate(candidate=candidate)
+    except ApplicationError as exc:
+        decision = GateDecision(
+            promote=False,
+            reasons=[f"the gate could not score this model: {exc.message}"],
+        )
+    ModelVersion.objects.filter(pk=candidate.pk).update(
+        gate=_gate_verdict(decision, applied=False)
+    )
+    audit_event_record(
+        verb="model_version.scored",
+        obj=candidate,
+        message=("gate would promote: " if decision.promote else "gate would hold: ")
+        + "; ".join(decision.reasons),
+        data={"promote": decision.promote, "applied": False},
+    )
     return decision
