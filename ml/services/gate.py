@@ -48,7 +48,11 @@ def _slice_predictions(version: ModelVersion, items: list[dict]) -> list[str]:
     ]
 
 
-def model_version_gate(*, candidate: ModelVersion) -> GateDecision:
+# ``active`` not given: compare with the model active now.
+ACTIVE_NOW = object()
+
+
+def model_version_gate(*, candidate: ModelVersion, active=ACTIVE_NOW) -> GateDecision:
     """Score ``candidate`` and the active model on the fixed evaluation slice (never
     trained on) and on its recent window (the slice's products confirmed since the
     active model was made, within ``ML_METRICS_WINDOW_DAYS``: the new products). The
@@ -61,7 +65,10 @@ def model_version_gate(*, candidate: ModelVersion) -> GateDecision:
     predicts the slice once; the rules are ``ml.gate_rules.gate_decide``."""
     from ml.core.errors import MLError
 
-    active = model_version_get_active()
+    # ``active``: the model to compare with, when it is no longer the active one (a
+    # run that activated its model is scored against the one it replaced, or None).
+    if active is ACTIVE_NOW:
+        active = model_version_get_active()
     if active is None:
         return GateDecision(promote=True, reasons=["no model is active"])
     items = evaluation_slice_items()
@@ -133,13 +140,16 @@ def model_version_gate_apply(*, candidate: ModelVersion) -> GateDecision:
     return decision
 
 
-def model_version_gate_score(*, candidate: ModelVersion) -> GateDecision:
+def model_version_gate_score(
+    *, candidate: ModelVersion, active=ACTIVE_NOW
+) -> GateDecision:
     """Run the gate and store its decision on the candidate (``applied`` False),
     without promoting it: the verdict of a run that did not ask for the gate (a
-    manual one), for staff to read. A gate that cannot score (a model's bundle
-    unreadable) is stored as a hold with the reason, and the run stays a success."""
+    manual one), for staff to read; ``active`` as for ``model_version_gate``. A gate
+    that cannot score (a model's bundle unreadable) is stored as a hold with the
+    reason, and the run stays a success."""
     try:
-        decision = model_version_gate(candidate=candidate)
+        decision = model_version_gate(candidate=candidate, active=active)
     except ApplicationError as exc:
         decision = GateDecision(
             promote=False,

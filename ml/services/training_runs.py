@@ -20,6 +20,7 @@ from ml.models import (
     TrainingRun,
 )
 from ml.options import training_options_clean, training_options_defaults
+from ml.selectors.model_versions import model_version_get_active
 from ml.services.gate import model_version_gate_apply, model_version_gate_score
 from ml.services.model_versions import model_version_activate
 from ml.services.training_data import training_samples_confirmed
@@ -164,15 +165,18 @@ def training_run_execute(*, run_id: int, log: Callable[[str], None] | None = Non
         return TrainingRun.objects.get(pk=run.pk)
     # Every finished run gets the gate's verdict: applied (promoted when it passes)
     # only for a run that asked for the gate (a scheduled one); otherwise scored and
-    # stored, the model left as the run asked (activated, or ready for staff).
-    if params.get("gate") and not params.get("activate"):
-        model_version_gate_apply(candidate=version)
-    else:
-        model_version_gate_score(candidate=version)
+    # stored, the model left as the run asked (activated at once, then scored against
+    # the model it replaced; or ready for staff).
     if params.get("activate"):
+        replaced = model_version_get_active()
         model_version_activate(
             version=version, user=run.created_by, reason=f"training run #{run.pk}"
         )
+        model_version_gate_score(candidate=version, active=replaced)
+    elif params.get("gate"):
+        model_version_gate_apply(candidate=version)
+    else:
+        model_version_gate_score(candidate=version)
     return TrainingRun.objects.get(pk=run.pk)
 
 

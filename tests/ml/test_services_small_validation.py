@@ -181,3 +181,36 @@ def test_a_gate_that_cannot_score_leaves_the_run_a_success(
     assert gate["reasons"][0].startswith("the gate could not score this model: ")
     # And a text-only full run is named "text", without a backbone
     assert run.model_version.name.startswith("text 20")
+
+
+def test_a_run_that_activates_its_model_is_scored_against_the_one_it_replaced(
+    artifacts, active_model, training_categories
+):
+    confirmed_catalogue(training_categories, per_category=8, seed=6)
+    run = training_run_create(
+        parameters={"text_only": True, "epochs": 1, "activate": True}, enqueue=False
+    )
+    run = training_run_execute(run_id=run.pk)
+    # Then its model is active, and the gate's verdict compares it with the old one
+    version = run.model_version
+    assert version.status == ModelVersion.Status.ACTIVE
+    assert (version.gate["applied"], version.gate["active_version"]) == (
+        False,
+        active_model.pk,
+    )
+    assert version.gate["reasons"][0].startswith("evaluation slice: weighted F1")
+
+
+def test_the_first_model_is_scored_with_no_model_to_compare_with(
+    artifacts, training_categories
+):
+    confirmed_catalogue(training_categories, per_category=8, seed=7)
+    run = training_run_create(
+        parameters={"text_only": True, "epochs": 1, "activate": True}, enqueue=False
+    )
+    version = training_run_execute(run_id=run.pk).model_version
+    assert version.status == ModelVersion.Status.ACTIVE
+    assert (version.gate["reasons"], version.gate["applied"]) == (
+        ["no model is active"],
+        False,
+    )
