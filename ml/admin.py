@@ -18,6 +18,7 @@ from ml.options import training_options_pick
 from ml.services.model_versions import model_version_activate
 from ml.services.monitoring import alert_acknowledge, alert_resolve
 from ml.services.training_runs import training_run_create
+from ml.validation import figure_text
 from rakuten.exceptions import ApplicationError
 
 
@@ -39,6 +40,17 @@ def model_flags(version: ModelVersion) -> str:
     badges = []
     if version.is_demo:
         badges.append(("#ffc107", "#000", "demo model", "demo model"))
+    validation = version.validation
+    if validation["fused"] and not validation["enough_data"]:
+        n = "n unknown" if validation["n"] is None else f"n={validation['n']}"
+        badges.append(
+            (
+                "#6c757d",
+                "#fff",
+                f"validated on fewer than {validation['min_products']} products",
+                f"not enough data ({n})",
+            )
+        )
     if version.warning:
         badges.append(("#dc3545", "#fff", version.warning, "warning"))
     return format_html_join(
@@ -89,11 +101,11 @@ class ModelVersionAdmin(ReadOnlyAdmin):
 
     @admin.display(description="weighted F1")
     def weighted_f1_display(self, obj: ModelVersion) -> str:
-        return "—" if obj.weighted_f1 is None else f"{obj.weighted_f1:.3f}"
+        return figure_text(obj.validation["fused"], "weighted_f1")
 
     @admin.display(description="accuracy")
     def accuracy_display(self, obj: ModelVersion) -> str:
-        return "—" if obj.accuracy is None else f"{obj.accuracy:.3f}"
+        return figure_text(obj.validation["fused"], "accuracy")
 
     @admin.action(description="Activate the selected version")
     def activate(self, request, queryset):

@@ -91,6 +91,16 @@ class DatasetResetForm(BootstrapFormMixin, forms.Form):
     )
 
 
+class ModelRollbackForm(BootstrapFormMixin, forms.Form):
+    """The rollback's confirmation step (the API's rollback needs none)."""
+
+    confirm = forms.BooleanField(
+        label="I understand: the previous model becomes the active one and serves "
+        "every suggestion from now on.",
+        error_messages={"required": "Tick this box to roll back."},
+    )
+
+
 class CategoryMergeForm(BootstrapFormMixin, forms.Form):
     """Fold one category into another (``ml.services.category_merge`` checks again)."""
 

@@ -1,6 +1,18 @@
 from django.conf import settings
 from django.db import models
 
+from ml.validation import validation_figures
+
+
+def _validation(metrics: dict) -> dict:
+    """``ml.validation.validation_figures`` of ``metrics``, with the settings'
+    thresholds."""
+    return validation_figures(
+        metrics,
+        min_products=settings.ML_MIN_VALIDATION_PRODUCTS,
+        interval_below=settings.ML_VALIDATION_INTERVAL_BELOW,
+    )
+
 
 class ModelVersion(models.Model):
     """A trained model: an immutable bundle on disk (named by its sha256) plus what
@@ -58,6 +70,12 @@ class ModelVersion(models.Model):
     @property
     def accuracy(self) -> float | None:
         return (self.metrics.get("fused") or {}).get("accuracy")
+
+    @property
+    def validation(self) -> dict:
+        """Each validation figure with its n, "enough data" and small-sample
+        interval (``ml.validation``)."""
+        return _validation(self.metrics)
 
     def summary(self) -> dict:
         return {
@@ -153,6 +171,11 @@ class TrainingRun(models.Model):
 
     def __str__(self) -> str:
         return f"Training run #{self.pk} ({self.status})"
+
+    @property
+    def validation(self) -> dict:
+        """As ``ModelVersion.validation``, of the run's metrics."""
+        return _validation(self.metrics)
 
 
 class ChoiceSource(models.TextChoices):

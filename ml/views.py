@@ -25,6 +25,7 @@ from ml.forms import (
     DatasetResetForm,
     MetricsWindowForm,
     ModelCompareForm,
+    ModelRollbackForm,
     SuggestionForm,
     TrainingRunForm,
 )
@@ -40,6 +41,7 @@ from ml.selectors.model_versions import (
     model_version_get,
     model_version_get_active,
     model_version_list,
+    model_version_rollback_target,
     taxonomy_overview,
 )
 from ml.selectors.monitoring import (
@@ -285,15 +287,25 @@ def model_version_activate_view(request, pk: int):
 
 
 @staff_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def model_version_rollback_view(request):
-    try:
-        version = model_version_rollback(user=request.user)
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"Rolled back: {version} is active again.")
-    return redirect("ml:model_versions")
+    """GET: what the rollback would do, and a form to confirm it; POST: roll back,
+    only with the "confirm" box ticked (otherwise the page again, nothing changed)."""
+    form = ModelRollbackForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            version = model_version_rollback(user=request.user)
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, f"Rolled back: {version} is active again.")
+        return redirect("ml:model_versions")
+    current, previous = model_version_rollback_target()
+    return render(
+        request,
+        "ml/model_version_rollback.html",
+        {"form": form, "current": current, "previous": previous},
+    )
 
 
 # --- Staff: audit log ----------------------------------------------------------------

@@ -1,8 +1,12 @@
-"""Classification metrics: weighted F1 (the headline metric) and accuracy beside it."""
+"""Classification metrics: weighted F1 (the headline metric) and accuracy beside it,
+and the Wilson interval that says how far a figure measured on few products can be
+trusted."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from statistics import NormalDist
 from typing import Any
 
 from sklearn.metrics import (
@@ -12,7 +16,7 @@ from sklearn.metrics import (
     precision_recall_fscore_support,
 )
 
-__all__ = ["classification_metrics", "weighted_f1"]
+__all__ = ["classification_metrics", "weighted_f1", "wilson_interval"]
 
 
 def weighted_f1(y_true: Sequence[Any], y_pred: Sequence[Any]) -> float:
@@ -67,3 +71,28 @@ def classification_metrics(
         "confusion_matrix": matrix.astype(int).tolist(),
         "labels": [str(label) for label in labels],
     }
+
+
+def wilson_interval(
+    proportion: float, n: int, *, confidence: float = 0.95
+) -> tuple[float, float]:
+    """The Wilson score interval of a proportion measured on ``n`` products.
+
+    Exact for accuracy (the share of right answers). Applied to a weighted F1 it is an
+    approximation, as if the F1 were a proportion of ``n`` products: F1 is not a
+    binomial share, but the interval has the right width for the sample and, unlike a
+    bootstrap of the validation predictions, does not collapse to a point when every
+    one of a handful of products is right (1 product right of 1: 0.207 to 1, not
+    1 to 1). ``proportion`` is clipped to [0, 1]; ``n`` of 0 gives (0, 1).
+    """
+    if n <= 0:
+        return 0.0, 1.0
+    p = min(max(float(proportion), 0.0), 1.0)
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    z2 = z * z
+    denominator = 1 + z2 / n
+    centre = (p + z2 / (2 * n)) / denominator
+    half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / denominator
+    lower = 0.0 if p == 0.0 else max(0.0, centre - half)
+    upper = 1.0 if p == 1.0 else min(1.0, centre + half)
+    return lower, upper

@@ -1,5 +1,6 @@
 """Reads on model versions and their activations."""
 
+from django.conf import settings
 from django.db.models import Count, QuerySet
 
 from catalog.models import Category
@@ -8,6 +9,7 @@ from ml.models import (
     ModelActivation,
     ModelVersion,
 )
+from ml.validation import validation_figure
 from rakuten.exceptions import NotFoundError
 
 
@@ -43,14 +45,34 @@ def model_version_get_by_ref(*, ref: str) -> ModelVersion:
     return version
 
 
+def _category_figure(per_class: dict | None, *, version_validation: dict):
+    """One category's validation F1 with its support as n (``ml.validation``): not
+    enough data when the version's whole validation was too small."""
+    if not per_class or per_class.get("f1") is None:
+        return None
+    figure = validation_figure(
+        {"n": per_class.get("support"), "weighted_f1": per_class["f1"]},
+        min_products=1,
+        interval_below=settings.ML_VALIDATION_INTERVAL_BELOW,
+    )
+    if not version_validation["enough_data"]:
+        figure["enough_data"] = False
+        figure["min_products"] = version_validation["min_products"]
+    return figure
+
+
 def model_version_compare(*, versions: list[ModelVersion]) -> dict:
-    """Validation metrics of ``versions`` side by side: the headline numbers and one
-    row of F1 per category (None where a version has no such category)."""
+    """Validation metrics of ``versions`` side by side: the headline numbers (with
+    their n and interval: ``validations``, ``ModelVersion.validation`` of each) and
+    one row of F1 per category (None where a version has no such category; as
+    figures with the category's support as n in ``figures``)."""
     fused = [(v.metrics or {}).get("fused") or {} for v in versions]
+    validations = [v.validation for v in versions]
     codes = sorted({code for m in fused for code in (m.get("per_class") or {})})
     names = dict(Category.objects.filter(code__in=codes).values_list("code", "name"))
     return {
         "versions": versions,
+        "validations": validations,
         "rows": [
             {
                 "code": code,
@@ -59,10 +81,31 @@ def model_version_compare(*, versions: list[ModelVersion]) -> dict:
                     ((m.get("per_class") or {}).get(code) or {}).get("f1")
                     for m in fused
                 ],
+                "figures": [
+                    _category_figure(
+                        (m.get("per_class") or {}).get(code),
+                        version_validation=validation,
+                    )
+                    for m, validation in zip(fused, validations, strict=True)
+                ],
             }
             for code in codes
         ],
     }
+
+
+def model_version_rollback_target() -> tuple[ModelVersion | None, ModelVersion | None]:
+    """What a rollback would do: the version active now and the one it would bring
+    back (the previous one of the last activation; None when there is none), as
+    ``model_version_rollback`` decides."""
+    last = (
+        ModelActivation.objects.select_related("version", "previous")
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    if last is None:
+        return model_version_get_active(), None
+    return last.version, last.previous
 
 
 def model_activation_list(*, limit: int = 20) -> QuerySet[ModelActivation]:

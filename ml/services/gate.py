@@ -48,7 +48,11 @@ def _slice_predictions(version: ModelVersion, items: list[dict]) -> list[str]:
     ]
 
 
-def model_version_gate(*, candidate: ModelVersion) -> GateDecision:
+# ``active`` not given: compare with the model active now.
+ACTIVE_NOW = object()
+
+
+def model_version_gate(*, candidate: ModelVersion, active=ACTIVE_NOW) -> GateDecision:
     """Score ``candidate`` and the active model on the fixed evaluation slice (never
     trained on) and on its recent window (the slice's products confirmed since the
     active model was made, within ``ML_METRICS_WINDOW_DAYS``: the new products). The
@@ -61,7 +65,10 @@ def model_version_gate(*, candidate: ModelVersion) -> GateDecision:
     predicts the slice once; the rules are ``ml.gate_rules.gate_decide``."""
     from ml.core.errors import MLError
 
-    active = model_version_get_active()
+    # ``active``: the model to compare with, when it is no longer the active one (a
+    # run that activated its model is scored against the one it replaced, or None).
+    if active is ACTIVE_NOW:
+        active = model_version_get_active()
     if active is None:
         return GateDecision(promote=True, reasons=["no model is active"])
     items = evaluation_slice_items()
@@ -80,7 +87,7 @@ def model_version_gate(*, candidate: ModelVersion) -> GateDecision:
         active.created_at,
         timezone.now() - timedelta(days=settings.ML_METRICS_WINDOW_DAYS),
     )
-    return gate_decide(
+    decision = gate_decide(
         truth=[item["label"] for item in items],
         candidate=ours_pred,
         active=theirs_pred,
@@ -94,6 +101,20 @@ def model_version_gate(*, candidate: ModelVersion) -> GateDecision:
         ),
         active_version=active.pk,
     )
+    if len(items) < settings.ML_MIN_VALIDATION_PRODUCTS:
+        decision.reasons.append(
+            f"the evaluation slice has {len(items)} product"
+            f"{'' if len(items) == 1 else 's'}, fewer than "
+            f"{settings.ML_MIN_VALIDATION_PRODUCTS}: not enough data, these F1 "
+            "figures say little"
+        )
+    return decision
+
+
+def _gate_verdict(decision: GateDecision, *, applied: bool) -> dict:
+    """What ``ModelVersion.gate`` stores: the decision, and whether it was applied
+    (the candidate promoted when it passed) or only scored."""
+    return {**decision.as_dict(), "applied": applied}
 
 
 def model_version_gate_apply(*, candidate: ModelVersion) -> GateDecision:
@@ -102,7 +123,9 @@ def model_version_gate_apply(*, candidate: ModelVersion) -> GateDecision:
     otherwise stays ready for a staff decision."""
     decision = model_version_gate(candidate=candidate)
     with transaction.atomic():
-        ModelVersion.objects.filter(pk=candidate.pk).update(gate=decision.as_dict())
+        ModelVersion.objects.filter(pk=candidate.pk).update(
+            gate=_gate_verdict(decision, applied=True)
+        )
         audit_event_record(
             verb="model_version.gated",
             obj=candidate,
@@ -114,4 +137,32 @@ def model_version_gate_apply(*, candidate: ModelVersion) -> GateDecision:
             model_version_activate(
                 version=candidate, reason=f"gate: {decision.reasons[0]}"[:200]
             )
+    return decision
+
+
+def model_version_gate_score(
+    *, candidate: ModelVersion, active=ACTIVE_NOW
+) -> GateDecision:
+    """Run the gate and store its decision on the candidate (``applied`` False),
+    without promoting it: the verdict of a run that did not ask for the gate (a
+    manual one), for staff to read; ``active`` as for ``model_version_gate``. A gate
+    that cannot score (a model's bundle unreadable) is stored as a hold with the
+    reason, and the run stays a success."""
+    try:
+        decision = model_version_gate(candidate=candidate, active=active)
+    except ApplicationError as exc:
+        decision = GateDecision(
+            promote=False,
+            reasons=[f"the gate could not score this model: {exc.message}"],
+        )
+    ModelVersion.objects.filter(pk=candidate.pk).update(
+        gate=_gate_verdict(decision, applied=False)
+    )
+    audit_event_record(
+        verb="model_version.scored",
+        obj=candidate,
+        message=("gate would promote: " if decision.promote else "gate would hold: ")
+        + "; ".join(decision.reasons),
+        data={"promote": decision.promote, "applied": False},
+    )
     return decision

@@ -20,9 +20,11 @@ from ml.models import (
     TrainingRun,
 )
 from ml.options import training_options_clean, training_options_defaults
-from ml.services.gate import model_version_gate_apply
+from ml.selectors.model_versions import model_version_get_active
+from ml.services.gate import model_version_gate_apply, model_version_gate_score
 from ml.services.model_versions import model_version_activate
 from ml.services.training_data import training_samples_confirmed
+from ml.validation import too_few_validation_products_warning
 from rakuten.exceptions import ApplicationError
 from rakuten.queueing import enqueue_on_commit
 
@@ -158,6 +160,7 @@ def training_run_execute(*, run_id: int, log: Callable[[str], None] | None = Non
             run.pk, f"{type(exc).__name__}: {exc}", attempts=run.attempts
         )
         raise
+    replaced = model_version_get_active()
     with transaction.atomic():
         # One transaction: nobody sees the run succeeded before the model it asked
         # to activate is active.
@@ -168,8 +171,16 @@ def training_run_execute(*, run_id: int, log: Callable[[str], None] | None = Non
             model_version_activate(
                 version=version, user=run.created_by, reason=f"training run #{run.pk}"
             )
-    if params.get("gate") and not params.get("activate"):
+    # Every finished run gets the gate's verdict: applied (promoted when it passes)
+    # only for a run that asked for the gate (a scheduled one); otherwise scored and
+    # stored, the model left as the run asked (activated at once, then scored against
+    # the model it replaced; or ready for staff).
+    if params.get("activate"):
+        model_version_gate_score(candidate=version, active=replaced)
+    elif params.get("gate"):
         model_version_gate_apply(candidate=version)
+    else:
+        model_version_gate_score(candidate=version)
     return TrainingRun.objects.get(pk=run.pk)
 
 
@@ -295,19 +306,31 @@ def _model_version_register(run, result, bundle, params: dict) -> ModelVersion |
     if current.status != TrainingRun.Status.RUNNING or current.attempts != run.attempts:
         return None
     provenance = result.backbone_provenance or {}
+    backbone = provenance.get("backbone") or ""
+    n_validation = (result.metrics.get("fused") or {}).get("n")
+    warnings = [
+        *result.warnings,
+        too_few_validation_products_warning(
+            n_validation, min_products=settings.ML_MIN_VALIDATION_PRODUCTS
+        ),
+    ]
     version = ModelVersion.objects.create(
         name=params.get("name")
-        or _version_name(params, finetuned=result.lineage.get("mode") == "finetune"),
+        or _version_name(
+            params,
+            backbone=backbone,
+            finetuned=result.lineage.get("mode") == "finetune",
+        ),
         status=ModelVersion.Status.READY,
         bundle_path=str(bundle.path),
         bundle_sha256=bundle.sha256,
-        backbone=provenance.get("backbone") or "",
+        backbone=backbone,
         is_demo=bool(params.get("is_demo")),
         label_codes=list(result.labels),
         fusion_weight=result.fusion_weight,
         metrics=result.metrics,
         lineage=result.lineage,
-        warning=" ".join(result.warnings),
+        warning=" ".join(_sentence(warning) for warning in warnings if warning),
     )
     TrainingRun.objects.filter(pk=run.pk).update(
         status=TrainingRun.Status.SUCCEEDED,
@@ -325,8 +348,18 @@ def _model_version_register(run, result, bundle, params: dict) -> ModelVersion |
     return version
 
 
-def _version_name(params: dict, *, finetuned: bool = False) -> str:
-    kind = "text" if params.get("text_only") else f"text+{params.get('backbone')}"
+def _sentence(warning: str) -> str:
+    """``warning`` ending with a full stop, so that joined warnings read apart."""
+    warning = warning.strip()
+    return warning if warning.endswith((".", "!", "?")) else f"{warning}."
+
+
+def _version_name(params: dict, *, backbone: str = "", finetuned: bool = False) -> str:
+    """What the model is: ``text`` or ``text+<backbone>`` from the trained model's
+    own backbone (``backbone``, "" for a text-only model), never from the options
+    asked for (an incremental run keeps its base model's architecture whatever the
+    options say), then "fine-tuned" for an incremental run, and the time."""
+    kind = f"text+{backbone}" if backbone else "text"
     prefix = "demo " if params.get("is_demo") else ""
     suffix = " fine-tuned" if finetuned else ""
     return f"{prefix}{kind}{suffix} {timezone.now():%Y-%m-%d %H:%M}"

@@ -143,8 +143,12 @@ PRODUCT_IMAGE_MAX_BYTES = env.int("PRODUCT_IMAGE_MAX_BYTES", default=5 * 1024 * 
 CELERY_BROKER_URL = env(
     "CELERY_BROKER_URL", default=f"sqla+sqlite:///{VAR_DIR / 'celery-broker.sqlite3'}"
 )
+# Task outcomes go to the database (django-celery-results: the admin's "Task
+# results"), with their name, arguments and worker; tasks run eagerly
+# (CELERY_TASK_ALWAYS_EAGER) are recorded too.
 CELERY_RESULT_BACKEND = "django-db"
 CELERY_RESULT_EXTENDED = True
+CELERY_TASK_STORE_EAGER_RESULT = True
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
@@ -264,6 +268,12 @@ ML_GATE_MIN_RECENT_PRODUCTS = env.int("ML_GATE_MIN_RECENT_PRODUCTS", default=20)
 # The category-drop rule judges the categories with at least this many slice products
 # (1: every category, as specified; on a small slice one product can move F1 by 0.1+).
 ML_GATE_MIN_CATEGORY_SUPPORT = env.int("ML_GATE_MIN_CATEGORY_SUPPORT", default=1)
+# A model validated on fewer products than this shows "not enough data" instead of
+# its validation F1 and accuracy (the numbers are kept, in the API and the admin's
+# metrics); below ML_VALIDATION_INTERVAL_BELOW products each figure shows its 95 %
+# interval.
+ML_MIN_VALIDATION_PRODUCTS = env.int("ML_MIN_VALIDATION_PRODUCTS", default=30)
+ML_VALIDATION_INTERVAL_BELOW = env.int("ML_VALIDATION_INTERVAL_BELOW", default=200)
 
 # --- E-mail and logging -------------------------------------------------------------
 EMAIL_BACKEND = env(

@@ -131,6 +131,8 @@ def test_a_category_losing_too_much_f1_blocks_the_promotion(
         "on 15 products",
         "recent window: 0 products, fewer than 20: not checked",
         "category 9101 F1 drops by 0.111",
+        "the evaluation slice has 15 products, fewer than 30: not enough data, "
+        "these F1 figures say little",
     ]
     assert decision.candidate_metrics["per_class"] == {
         "9101": 0.8889,

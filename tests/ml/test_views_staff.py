@@ -237,11 +237,19 @@ def test_training_page_lists_runs_and_the_tensorboard_folder(
         status="succeeded",
         progress=1.0,
         parameters={"text_only": True, "epochs": 2},
-        metrics={"fused": {"weighted_f1": 0.8123, "accuracy": 0.9}},
+        metrics={"fused": {"weighted_f1": 0.8123, "accuracy": 0.9, "n": 45}},
     )
     html = client_logged_in_as(staff_user).get("/staff/training/").content.decode()
     assert f"#{run.pk}" in html
-    assert "F1 0.812" in html
+    # Each figure with its sample size, and its 95 % interval on a small sample
+    assert (
+        'F1 0.812 <span class="figure-n text-muted small">'
+        "(95 % CI 0.676–0.900, n=45)</span>"
+    ) in html
+    assert (
+        'acc. 0.900 <span class="figure-n text-muted small">'
+        "(95 % CI 0.779–0.958, n=45)</span>"
+    ) in html
     assert "tensorboard --logdir /srv/ml/runs" in html
     assert f"/srv/ml/runs/{run.pk}/tensorboard" in html
 
@@ -274,16 +282,24 @@ def test_models_page_compares_versions_side_by_side(client_logged_in_as, staff_u
     category = CategoryFactory(code="L1", name="Livres")
     metrics = {
         "fused": {
+            "n": 40,
             "weighted_f1": 0.7,
             "accuracy": 0.75,
-            "per_class": {"L1": {"f1": 0.65}},
+            "per_class": {"L1": {"f1": 0.65, "support": 12}},
         }
     }
     first = ModelVersionFactory(name="first", metrics=metrics)
     second = ModelVersionFactory(
         name="second",
         warning="random weights: the backbone was not pretrained",
-        metrics={"fused": {"weighted_f1": 0.9, "per_class": {"L1": {"f1": 0.95}}}},
+        metrics={
+            "fused": {
+                "n": 300,
+                "weighted_f1": 0.9,
+                "accuracy": 0.91,
+                "per_class": {"L1": {"f1": 0.95, "support": 120}},
+            }
+        },
     )
     # When staff compare the two versions
     response = client_logged_in_as(staff_user).get(
@@ -292,11 +308,22 @@ def test_models_page_compares_versions_side_by_side(client_logged_in_as, staff_u
     # Then their metrics are side by side, per category too, with the warning
     comparison = response.context["comparison"]
     assert comparison["versions"] == [first, second]
-    assert comparison["rows"] == [
-        {"code": category.code, "name": "Livres", "f1": [0.65, 0.95]}
-    ]
+    [row] = comparison["rows"]
+    assert (row["code"], row["name"], row["f1"]) == (
+        category.code,
+        "Livres",
+        [0.65, 0.95],
+    )
+    assert [figure["n"] for figure in row["figures"]] == [12, 120]
     html = response.content.decode()
-    assert "<td>0.650</td><td>0.950</td>" in html
+    # Each figure with its n; a 95 % interval under 200 products
+    small = '<span class="figure-n text-muted small">'
+    assert (
+        f"<td>0.650 {small}(95 % CI 0.376–0.851, n=12)</span></td>"
+        f"<td>0.950 {small}(95 % CI 0.895–0.977, n=120)</span></td>"
+    ) in html
+    assert f'<td class="fw-semibold">0.900 {small}(n=300)</span></td>' in html
+    assert f"<td>0.750 {small}(95 % CI 0.598–0.858, n=40)</span></td>" in html
     assert "random weights: the backbone was not pretrained" in html
 
 
@@ -335,10 +362,20 @@ def test_rolling_back_from_the_models_page(client_logged_in_as, staff_user):
     first, second = ModelVersionFactory(), ModelVersionFactory()
     model_version_activate(version=first)
     model_version_activate(version=second)
-    # When staff roll back
-    response = client_logged_in_as(staff_user).post(
-        "/staff/models/rollback/", follow=True
-    )
+    client = client_logged_in_as(staff_user)
+    # When staff click "Roll back" on the models page
+    models_page = client.get("/staff/models/").content.decode()
+    assert 'href="/staff/models/rollback/" id="rollback"' in models_page
+    confirmation = client.get("/staff/models/rollback/").content.decode()
+    # Then a confirmation step says what would happen, and nothing changed yet
+    assert (
+        f"The active model <strong>{second}</strong> is retired and "
+        f"<strong>{first}</strong> becomes active again"
+    ) in confirmation
+    second.refresh_from_db()
+    assert second.status == "active"
+    # When they confirm
+    response = client.post("/staff/models/rollback/", {"confirm": "on"}, follow=True)
     # Then the first version is active again
     first.refresh_from_db()
     assert first.status == "active"
@@ -346,10 +383,30 @@ def test_rolling_back_from_the_models_page(client_logged_in_as, staff_user):
     assert ModelActivation.objects.filter(is_rollback=True).count() == 1
 
 
+def test_a_rollback_without_the_confirmation_changes_nothing(
+    client_logged_in_as, staff_user
+):
+    from ml.services.model_versions import model_version_activate
+
+    first, second = ModelVersionFactory(), ModelVersionFactory()
+    model_version_activate(version=first)
+    model_version_activate(version=second)
+    # When staff post the rollback without ticking "confirm"
+    response = client_logged_in_as(staff_user).post("/staff/models/rollback/")
+    # Then the confirmation page comes back with the error, and nothing changed
+    assert response.status_code == 200
+    assert "Tick this box to roll back." in response.content.decode()
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.status, second.status) == ("retired", "active")
+    assert ModelActivation.objects.filter(is_rollback=True).count() == 0
+
+
 def test_rolling_back_without_history_shows_the_error(client_logged_in_as, staff_user):
-    response = client_logged_in_as(staff_user).post(
-        "/staff/models/rollback/", follow=True
-    )
+    client = client_logged_in_as(staff_user)
+    page = client.get("/staff/models/rollback/").content.decode()
+    assert "There is no previous model version to roll back to." in page
+    response = client.post("/staff/models/rollback/", {"confirm": "on"}, follow=True)
     assert b"There is no previous model version to roll back to." in response.content
 
 
@@ -436,4 +493,8 @@ def test_a_held_candidate_shows_the_gate_comparison(client_logged_in_as, staff_u
     assert (
         "Recent window (33 of those products, confirmed since 2026-11-20T10:00)" in html
     )
-    assert "candidate weighted F1 0.924; active 0.630" in html
+    small = '<span class="figure-n text-muted small">'
+    assert (
+        f"candidate weighted F1 0.924 {small}(95 % CI 0.800–0.974, n=40)</span>; "
+        f"active 0.630 {small}(95 % CI 0.475–0.762, n=40)</span>"
+    ) in html

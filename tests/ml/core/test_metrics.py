@@ -2,7 +2,7 @@
 
 import pytest
 
-from ml.core.metrics import classification_metrics
+from ml.core.metrics import classification_metrics, wilson_interval
 
 
 def test_classification_metrics_exact_values():
@@ -29,3 +29,31 @@ def test_classification_metrics_of_nothing():
     assert metrics["n"] == 0
     assert metrics["weighted_f1"] == 0.0
     assert metrics["confusion_matrix"] == [[0, 0], [0, 0]]
+
+
+# --- Wilson interval ---
+
+
+@pytest.mark.parametrize(
+    ("proportion", "n", "expected"),
+    [
+        # Newcombe (1998), Statistics in Medicine 17, table I (Wilson score, 95 %)
+        (0.8, 10, (0.4902, 0.9433)),
+        (0.0, 5, (0.0, 0.4345)),
+        (1.0, 1, (0.2065, 1.0)),  # one product, right: no better than "0.21 to 1"
+        (0.5, 100, (0.4038, 0.5962)),
+        (0.9, 50, (0.7864, 0.9565)),
+    ],
+)
+def test_wilson_interval_known_values(proportion, n, expected):
+    low, high = wilson_interval(proportion, n)
+    assert (round(low, 4), round(high, 4)) == expected
+
+
+def test_wilson_interval_of_nothing_and_other_levels():
+    assert wilson_interval(0.7, 0) == (0.0, 1.0)
+    # a 99 % interval is wider than the 95 % one
+    low95, high95 = wilson_interval(0.8, 10)
+    low99, high99 = wilson_interval(0.8, 10, confidence=0.99)
+    assert (round(low99, 4), round(high99, 4)) == (0.4008, 0.9599)
+    assert low99 < low95 and high99 > high95
