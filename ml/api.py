@@ -5,7 +5,6 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import (
     PolymorphicProxySerializer,
     extend_schema,
-    extend_schema_field,
 )
 from rest_framework import serializers, status
 from rest_framework.exceptions import APIException
@@ -13,9 +12,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsPlatformStaff, IsStaffOrIntegrator
-from catalog.api import (
-    PhotoInputMixin,
-)
+from catalog.api import PhotoInputMixin
+from ml.api_serializers import GateVerdictField, ValidationFiguresSerializer
 from ml.models import ModelVersion, TrainingRun
 from ml.options import training_options_from, training_options_serializer_fields
 from ml.selectors.model_versions import model_version_list
@@ -205,62 +203,17 @@ class MetricsApi(APIView):
         return Response(MetricsApi.FullSerializer(metrics).data)
 
 
-# --- Validation figures and the gate's verdict --------------------------------------
-
-
-class GateVerdictSerializer(serializers.Serializer):
-    """The promotion gate's verdict on a model (``ModelVersion.gate``)."""
-
-    promote = serializers.BooleanField(help_text="the gate's verdict: promote or hold")
-    applied = serializers.BooleanField(
-        help_text="true: the run asked for the gate and the verdict was applied (the "
-        "model promoted when it passed); false: scored only, nothing promoted"
-    )
-    reasons = serializers.ListField(child=serializers.CharField())
-    candidate_metrics = serializers.DictField(
-        help_text="the model's figures on the evaluation slice (n, weighted_f1, ...)"
-    )
-    active_metrics = serializers.DictField(allow_null=True)
-    active_version = serializers.IntegerField(allow_null=True)
-    recent = serializers.DictField(allow_null=True)
-
-
-@extend_schema_field(GateVerdictSerializer(allow_null=True))
-class GateVerdictField(serializers.Field):
-    """``ModelVersion.gate``, null when the model was never gated. A verdict stored
-    before ``applied`` existed came from the applied gate."""
-
-    def __init__(self, **kwargs):
-        super().__init__(read_only=True, allow_null=True, **kwargs)
-
-    def to_representation(self, value):
-        return {"applied": True, **value} if value else None
-
-
-VALIDATION_N_HELP = (
-    "how many products the validation figures were measured on (null: not recorded)"
-)
-ENOUGH_DATA_HELP = (
-    "false when the model was validated on fewer than ML_MIN_VALIDATION_PRODUCTS "
-    "products: its weighted_f1 and accuracy say little"
-)
-
-
 # --- Training runs --------------------------------------------------------------------
 
 
-class TrainingRunOutputSerializer(serializers.ModelSerializer):
+class TrainingRunOutputSerializer(
+    ValidationFiguresSerializer, serializers.ModelSerializer
+):
     created_by = serializers.CharField(source="created_by.username", allow_null=True)
     warning = serializers.CharField(
         source="model_version.warning",
         allow_null=True,
         help_text="the model's warnings, in full (null: no model yet)",
-    )
-    validation_n = serializers.IntegerField(
-        source="validation.n", allow_null=True, help_text=VALIDATION_N_HELP
-    )
-    enough_data = serializers.BooleanField(
-        source="validation.enough_data", help_text=ENOUGH_DATA_HELP
     )
     gate = GateVerdictField(source="model_version.gate")
 
@@ -367,16 +320,12 @@ class TrainingRunDetailApi(APIView):
 # --- Model versions -------------------------------------------------------------------
 
 
-class ModelVersionOutputSerializer(serializers.ModelSerializer):
+class ModelVersionOutputSerializer(
+    ValidationFiguresSerializer, serializers.ModelSerializer
+):
     sha256 = serializers.CharField(source="bundle_sha256", allow_null=True)
     weighted_f1 = serializers.FloatField(allow_null=True)
     accuracy = serializers.FloatField(allow_null=True)
-    validation_n = serializers.IntegerField(
-        source="validation.n", allow_null=True, help_text=VALIDATION_N_HELP
-    )
-    enough_data = serializers.BooleanField(
-        source="validation.enough_data", help_text=ENOUGH_DATA_HELP
-    )
     gate = GateVerdictField()
 
     class Meta:

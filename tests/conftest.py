@@ -24,6 +24,9 @@ from tests.factories import (
 )
 from tests.images import jpeg_bytes
 
+# The browser tests' fixtures (browser, screenshots).
+pytest_plugins = ["tests.browser"]
+
 # What a ModelVersion row needs to serve the bundle trained once per session.
 VERSION_FIELDS = (
     "bundle_path",

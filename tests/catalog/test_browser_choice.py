@@ -5,8 +5,6 @@ and "kept" is true only when they kept the model's first suggestion for the text
 they saved. A rejected photo leaves the text suggestions on screen. Screenshots go
 to ``var/screenshots/`` (git-ignored)."""
 
-from pathlib import Path
-
 import pytest
 from django.conf import settings
 from django.test import Client
@@ -14,23 +12,12 @@ from django.test import Client
 from catalog.models import Category, Product
 from ml.models import Prediction
 from ml.services.predictions import prediction_input_sha256
-from tests.catalog.test_browser_selling import (
-    CHROMEDRIVER,
-    CHROMIUM,
-    FLAGS,
-    WAIT_SECONDS,
-    _screenshot,
-)
+from tests.browser import BROWSER_MARKS, WAIT_SECONDS
+from tests.catalog.test_browser_selling import _screenshot
 from tests.factories import UserFactory
 from tests.images import jpeg_bytes
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="Debian's chromium is not installed"
-    ),
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
-]
+pytestmark = BROWSER_MARKS
 
 MARIO = "Jeu vidéo Mario Kart 8 Deluxe pour Nintendo Switch"
 
@@ -43,27 +30,6 @@ DELAY_REQUESTS = """
     setTimeout(function () { send.call(xhr, body); }, arguments[0]);
   };
 """
-
-
-@pytest.fixture
-def screenshots() -> Path:
-    folder = Path(settings.BASE_DIR) / "var" / "screenshots"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-@pytest.fixture
-def browser():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in FLAGS:
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
-    yield driver
-    driver.quit()
 
 
 @pytest.fixture

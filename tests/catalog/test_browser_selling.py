@@ -5,57 +5,16 @@ page as staff. Screenshots go to ``var/screenshots/`` (git-ignored)."""
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
-from django.conf import settings
 from django.utils import timezone
 
 from catalog.models import Category, Product
 from catalog.services.listings import listing_create
 from ml.services.predictions import prediction_create
+from tests.browser import BROWSER_MARKS, WAIT_SECONDS
 from tests.factories import DEFAULT_PASSWORD, TRAINING_WORDS, UserFactory
 from tests.images import jpeg_bytes
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = "/usr/bin/chromedriver"
-FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-dev-shm-usage",
-    "--window-size=1280,900",
-)
-WAIT_SECONDS = 20
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="Debian's chromium is not installed"
-    ),
-    # A live server needs committed rows; restore the seeded categories afterwards.
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
-]
-
-
-@pytest.fixture
-def screenshots() -> Path:
-    folder = Path(settings.BASE_DIR) / "var" / "screenshots"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-@pytest.fixture
-def browser():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in FLAGS:
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
-    yield driver
-    driver.quit()
+pytestmark = BROWSER_MARKS
 
 
 def test_seller_sells_with_suggestions_and_staff_see_performance(
