@@ -2,9 +2,12 @@
 the dataset reset."""
 
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     PolymorphicProxySerializer,
     extend_schema,
+    extend_schema_field,
+    inline_serializer,
 )
 from rest_framework import serializers, status
 from rest_framework.exceptions import APIException
@@ -17,6 +20,11 @@ from catalog.api import (
 )
 from ml.models import ModelVersion, TrainingRun
 from ml.options import training_options_from, training_options_serializer_fields
+from ml.selectors.anomalies import (
+    anomaly_list,
+    anomaly_pairs,
+    anomaly_rates_by_category,
+)
 from ml.selectors.model_versions import model_version_list
 from ml.selectors.monitoring import metric_snapshot_list, model_metrics_window
 from ml.selectors.training_runs import training_run_get, training_run_list
@@ -202,6 +210,110 @@ class MetricsApi(APIView):
         # The daily snapshots (latest first) show the trend across model versions.
         metrics["snapshots"] = metric_snapshot_list()
         return Response(MetricsApi.FullSerializer(metrics).data)
+
+
+# --- Anomalies ------------------------------------------------------------------------
+
+
+class AnomalyCategorySerializer(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+
+
+class AnomalyListApi(APIView):
+    """Anomalies: listings whose seller confirmed another category than the model's
+    first suggestion, among the products confirmed in the last ``days`` days. The
+    override rate per confirmed category, the most frequent "predicted X, seller
+    chose Y" pairs with examples, and a page of the anomalies (latest confirmed
+    first; ``category``: of that confirmed category). Staff and integrators."""
+
+    permission_classes = [IsStaffOrIntegrator]
+    pagination_class = Pagination
+
+    class FilterSerializer(serializers.Serializer):
+        days = serializers.IntegerField(
+            required=False, default=30, min_value=1, max_value=365
+        )
+        category = serializers.CharField(
+            required=False, default="", help_text="a confirmed category's code"
+        )
+
+    class AnomalySerializer(serializers.Serializer):
+        prediction_id = serializers.IntegerField(source="pk")
+        model_version_id = serializers.IntegerField()
+        product_id = serializers.IntegerField()
+        title = serializers.CharField(source="product.title")
+        seller_id = serializers.IntegerField(
+            source="product.seller_id", allow_null=True
+        )
+        predicted = AnomalyCategorySerializer(source="predicted_category")
+        chosen = AnomalyCategorySerializer(source="product.category")
+        probability = serializers.SerializerMethodField(
+            help_text="the first suggestion's probability"
+        )
+        confirmed_at = serializers.DateTimeField(source="product.confirmed_at")
+
+        @extend_schema_field(OpenApiTypes.FLOAT)
+        def get_probability(self, prediction) -> float | None:
+            top = prediction.top_k[0] if prediction.top_k else {}
+            return top.get("probability")
+
+    class RateSerializer(serializers.Serializer):
+        code = serializers.CharField()
+        name = serializers.CharField()
+        listings = serializers.IntegerField()
+        overrides = serializers.IntegerField()
+        override_rate = serializers.FloatField()
+
+    class PairSerializer(serializers.Serializer):
+        class ExampleSerializer(serializers.Serializer):
+            product_id = serializers.IntegerField()
+            title = serializers.CharField()
+
+        predicted = AnomalyCategorySerializer()
+        chosen = AnomalyCategorySerializer()
+        count = serializers.IntegerField()
+        examples = ExampleSerializer(many=True)
+
+    @extend_schema(
+        summary="Anomalies: listings that overrode the first suggestion",
+        parameters=[FilterSerializer],
+        responses=inline_serializer(
+            name="AnomalyPage",
+            fields={
+                "window_days": serializers.IntegerField(),
+                "rates": RateSerializer(many=True),
+                "pairs": PairSerializer(many=True),
+                "count": serializers.IntegerField(),
+                "next": serializers.URLField(allow_null=True),
+                "previous": serializers.URLField(allow_null=True),
+                "results": AnomalySerializer(many=True),
+            },
+        ),
+    )
+    def get(self, request):
+        filters = AnomalyListApi.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        days = filters.validated_data["days"]
+        page = paginated_response(
+            request=request,
+            view=self,
+            queryset=anomaly_list(
+                days=days, category=filters.validated_data["category"] or None
+            ),
+            serializer_class=AnomalyListApi.AnomalySerializer,
+        )
+        page.data = {
+            "window_days": days,
+            "rates": AnomalyListApi.RateSerializer(
+                anomaly_rates_by_category(days=days), many=True
+            ).data,
+            "pairs": AnomalyListApi.PairSerializer(
+                anomaly_pairs(days=days), many=True
+            ).data,
+            **page.data,
+        }
+        return page
 
 
 # --- Training runs --------------------------------------------------------------------

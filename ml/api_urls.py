@@ -5,6 +5,7 @@ from ml import api
 urlpatterns = [
     path("predict/", api.PredictApi.as_view(), name="api-predict"),
     path("metrics/", api.MetricsApi.as_view(), name="api-metrics"),
+    path("anomalies/", api.AnomalyListApi.as_view(), name="api-anomalies"),
     path(
         "training-runs/",
         api.TrainingRunCollectionApi.as_view(),

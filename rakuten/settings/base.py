@@ -262,6 +262,16 @@ ML_GATE_MIN_RECENT_PRODUCTS = env.int("ML_GATE_MIN_RECENT_PRODUCTS", default=20)
 # The category-drop rule judges the categories with at least this many slice products
 # (1: every category, as specified; on a small slice one product can move F1 by 0.1+).
 ML_GATE_MIN_CATEGORY_SUPPORT = env.int("ML_GATE_MIN_CATEGORY_SUPPORT", default=1)
+# Anomalies (the seller's confirmed category is not the model's first suggestion):
+# an incremental retraining weights their samples this much in the loss (1.0: off).
+ML_ANOMALY_WEIGHT = env.float("ML_ANOMALY_WEIGHT", default=1.0)
+# The label-quality guard: a seller with at least ML_LABEL_GUARD_MIN_LISTINGS linked
+# listings, of which at least ML_LABEL_GUARD_MAX_RATE contradict a confident model
+# (first suggestion's probability >= ML_LABEL_GUARD_CONFIDENCE), is flagged to staff;
+# their listings leave the training data until staff clear the review.
+ML_LABEL_GUARD_CONFIDENCE = env.float("ML_LABEL_GUARD_CONFIDENCE", default=0.8)
+ML_LABEL_GUARD_MIN_LISTINGS = env.int("ML_LABEL_GUARD_MIN_LISTINGS", default=20)
+ML_LABEL_GUARD_MAX_RATE = env.float("ML_LABEL_GUARD_MAX_RATE", default=0.5)
 
 # --- E-mail and logging -------------------------------------------------------------
 EMAIL_BACKEND = env(
