@@ -1,9 +1,8 @@
-"""REST API of the ML side: predictions, metrics, training runs, model versions and
-the dataset reset."""
+"""REST API of the ML side: predictions, training runs, model versions and the dataset
+reset (monitoring: ``ml.api_monitoring``)."""
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import (
-    PolymorphicProxySerializer,
     extend_schema,
 )
 from rest_framework import serializers, status
@@ -13,11 +12,14 @@ from rest_framework.views import APIView
 
 from accounts.permissions import IsPlatformStaff, IsStaffOrIntegrator
 from catalog.api import PhotoInputMixin
-from ml.api_serializers import GateVerdictField, ValidationFiguresSerializer
+from ml.api_serializers import (
+    GateVerdictField,
+    ModelVersionRefSerializer,
+    ValidationFiguresSerializer,
+)
 from ml.models import ModelVersion, TrainingRun
 from ml.options import training_options_from, training_options_serializer_fields
 from ml.selectors.model_versions import model_version_list
-from ml.selectors.monitoring import metric_snapshot_list, model_metrics_window
 from ml.selectors.training_runs import training_run_get, training_run_list
 from ml.services.datasets import dataset_reset
 from ml.services.model_versions import model_version_activate, model_version_rollback
@@ -32,12 +34,6 @@ class ModelUnavailable(APIException):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     default_code = "no_active_model"
     default_detail = "No model is active yet: choose the category by hand."
-
-
-class ModelVersionRefSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = ModelVersion
-        fields = ["id", "name"]
 
 
 # --- Predictions ---------------------------------------------------------
@@ -102,105 +98,6 @@ class PredictApi(APIView):
         except NoActiveModelError as exc:
             raise ModelUnavailable(exc.message) from exc
         return Response(PredictApi.OutputSerializer(prediction).data)
-
-
-# --- Metrics --------------------------------------------------------------------------
-
-
-class MetricsApi(APIView):
-    """How the active model did on the products confirmed in the last ``days`` days.
-    Staff and integrators get every figure of the performance page; sellers only
-    the headline numbers (the per-product table lists every seller's products)."""
-
-    class FilterSerializer(serializers.Serializer):
-        days = serializers.IntegerField(
-            required=False, default=30, min_value=1, max_value=365
-        )
-
-    class SummarySerializer(serializers.Serializer):
-        window_days = serializers.IntegerField()
-        model_version = ModelVersionRefSerializer(allow_null=True)
-        count = serializers.IntegerField()
-        accuracy = serializers.FloatField(allow_null=True)
-        weighted_f1 = serializers.FloatField(allow_null=True)
-
-    class FullSerializer(SummarySerializer):
-        class VersionSerializer(serializers.Serializer):
-            id = serializers.IntegerField()
-            name = serializers.CharField()
-            status = serializers.CharField()
-            sha256 = serializers.CharField(allow_null=True)
-            backbone = serializers.CharField(allow_null=True)
-            is_demo = serializers.BooleanField()
-            weighted_f1 = serializers.FloatField(allow_null=True)
-            accuracy = serializers.FloatField(allow_null=True)
-            warning = serializers.CharField(allow_null=True)
-
-        class CategoryF1Serializer(serializers.Serializer):
-            code = serializers.CharField()
-            name = serializers.CharField()
-            f1 = serializers.FloatField()
-            support = serializers.IntegerField()
-
-        class ConfusionSerializer(serializers.Serializer):
-            labels = serializers.ListField(child=serializers.CharField())
-            matrix = serializers.ListField(
-                child=serializers.ListField(child=serializers.IntegerField())
-            )
-
-        class RowSerializer(serializers.Serializer):
-            product_id = serializers.IntegerField()
-            title = serializers.CharField()
-            real = serializers.CharField()
-            real_name = serializers.CharField()
-            predicted = serializers.CharField()
-            predicted_name = serializers.CharField()
-            probability = serializers.FloatField(allow_null=True)
-            correct = serializers.BooleanField()
-            created_at = serializers.DateTimeField()
-
-        class DaySerializer(serializers.Serializer):
-            date = serializers.DateField()
-            count = serializers.IntegerField()
-            accuracy = serializers.FloatField(allow_null=True)
-            weighted_f1 = serializers.FloatField(allow_null=True)
-
-        class SnapshotSerializer(serializers.Serializer):
-            computed_at = serializers.DateTimeField()
-            model_version_id = serializers.IntegerField()
-            window_days = serializers.IntegerField()
-            count = serializers.IntegerField()
-            accuracy = serializers.FloatField(allow_null=True)
-            weighted_f1 = serializers.FloatField(allow_null=True)
-            top1_kept_rate = serializers.FloatField(allow_null=True)
-
-        model_version = VersionSerializer(allow_null=True)
-        snapshots = SnapshotSerializer(many=True)
-        top1_kept_rate = serializers.FloatField(allow_null=True)
-        top_k_hit_rate = serializers.FloatField(allow_null=True)
-        per_category = CategoryF1Serializer(many=True)
-        confusion = ConfusionSerializer()
-        real_vs_predicted = RowSerializer(many=True)
-        trend = DaySerializer(many=True)
-
-    @extend_schema(
-        summary="Model performance over a window of days",
-        parameters=[FilterSerializer],
-        responses=PolymorphicProxySerializer(
-            component_name="Metrics",
-            serializers=[FullSerializer, SummarySerializer],
-            resource_type_field_name=None,
-        ),
-    )
-    def get(self, request):
-        filters = MetricsApi.FilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        metrics = model_metrics_window(days=filters.validated_data["days"])
-        if not IsStaffOrIntegrator().has_permission(request, self):
-            return Response(MetricsApi.SummarySerializer(metrics).data)
-        # The daily snapshots (latest first) show the trend across model versions.
-        metrics["snapshots"] = metric_snapshot_list()
-        return Response(MetricsApi.FullSerializer(metrics).data)
 
 
 # --- Training runs --------------------------------------------------------------------

@@ -1,8 +1,17 @@
-"""Output serializers that several of ml's API views share: a model's validation
-figures (how many products, enough or not) and the promotion gate's verdict."""
+"""Output serializers that several of ml's API views share: a model version's
+reference, its validation figures (how many products, enough or not) and the
+promotion gate's verdict."""
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+
+from ml.models import ModelVersion
+
+
+class ModelVersionRefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ModelVersion
+        fields = ["id", "name"]
 
 
 class GateVerdictSerializer(serializers.Serializer):

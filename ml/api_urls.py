@@ -1,10 +1,11 @@
 from django.urls import path
 
-from ml import api
+from ml import api, api_monitoring
 
 urlpatterns = [
     path("predict/", api.PredictApi.as_view(), name="api-predict"),
-    path("metrics/", api.MetricsApi.as_view(), name="api-metrics"),
+    path("metrics/", api_monitoring.MetricsApi.as_view(), name="api-metrics"),
+    path("anomalies/", api_monitoring.AnomalyListApi.as_view(), name="api-anomalies"),
     path(
         "training-runs/",
         api.TrainingRunCollectionApi.as_view(),

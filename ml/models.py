@@ -354,3 +354,46 @@ class Alert(models.Model):
 
     def __str__(self) -> str:
         return f"Alert #{self.pk} ({self.kind}, {self.status})"
+
+
+class SellerLabelReview(models.Model):
+    """The label-quality guard flagged a seller: their confirmed categories contradict
+    a confident model far more often than the norm. While the review is open or
+    excluded, the seller's listings are left out of the training data; staff clear it
+    (the listings come back) or exclude them. ``active_key`` is the seller's id while
+    the review is open or excluded, NULL once cleared: at most one such review per
+    seller, on every database."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        CLEARED = "cleared", "Cleared"
+        EXCLUDED = "excluded", "Excluded"
+
+    seller = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="label_reviews",
+    )
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.OPEN
+    )
+    active_key = models.CharField(
+        max_length=64, null=True, blank=True, unique=True, editable=False
+    )
+    # listings, confident_overrides, rate, confidence, platform_rate, since
+    stats = models.JSONField(default=dict, blank=True)
+    opened_at = models.DateTimeField(auto_now_add=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-opened_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Label review #{self.pk} of seller {self.seller_id} ({self.status})"

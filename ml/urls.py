@@ -39,5 +39,17 @@ urlpatterns = [
         {"action": "resolve"},
         name="alert_resolve",
     ),
+    path(
+        "staff/label-reviews/<int:pk>/clear/",
+        views.seller_label_review_update,
+        {"action": "clear"},
+        name="seller_label_review_clear",
+    ),
+    path(
+        "staff/label-reviews/<int:pk>/exclude/",
+        views.seller_label_review_update,
+        {"action": "exclude"},
+        name="seller_label_review_exclude",
+    ),
     path("staff/audit/", views.audit, name="audit"),
 ]

@@ -10,6 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import (
     require_GET,
     require_http_methods,
@@ -30,6 +31,12 @@ from ml.forms import (
     TrainingRunForm,
 )
 from ml.models import ModelVersion
+from ml.selectors.anomalies import (
+    anomaly_pairs,
+    anomaly_rates_by_category,
+    seller_label_review_get,
+    seller_label_review_list_unresolved,
+)
 from ml.selectors.datasets import (
     dataset_cutoff,
     dataset_new_products,
@@ -53,11 +60,18 @@ from ml.selectors.monitoring import (
 )
 from ml.selectors.training_runs import training_run_get, training_run_list
 from ml.services.datasets import dataset_reset
+from ml.services.label_guard import (
+    seller_label_review_clear,
+    seller_label_review_exclude,
+)
 from ml.services.model_versions import model_version_activate, model_version_rollback
 from ml.services.monitoring import alert_acknowledge, alert_resolve
 from ml.services.predictions import NoActiveModelError, prediction_create
 from ml.services.training_runs import training_run_create
 from rakuten.exceptions import ApplicationError, NotFoundError
+
+# The performance page shows this many "predicted X, seller chose Y" pairs.
+ANOMALY_PAIRS_SHOWN = 10
 
 
 def staff_required(view):
@@ -159,6 +173,9 @@ def performance(request):
             "active_model": model_version_get_active(),
             "snapshots": metric_snapshot_list(),
             "alerts": alert_list_unresolved(),
+            "anomaly_rates": anomaly_rates_by_category(days=days),
+            "anomaly_pairs": anomaly_pairs(days=days, limit=ANOMALY_PAIRS_SHOWN),
+            "label_reviews": seller_label_review_list_unresolved(),
         },
     )
 
@@ -175,6 +192,28 @@ def alert_update(request, pk: int, action: str):
     alert = service(alert=alert, user=request.user)
     messages.success(request, f"Alert #{alert.pk} is {alert.get_status_display()}.")
     return redirect("ml:performance")
+
+
+@staff_required
+@require_POST
+def seller_label_review_update(request, pk: int, action: str):
+    """Clear or exclude a seller's label review (the buttons of the performance
+    page)."""
+    try:
+        review = seller_label_review_get(pk=pk)
+    except NotFoundError as exc:
+        raise Http404(exc.message) from exc
+    service = {
+        "clear": seller_label_review_clear,
+        "exclude": seller_label_review_exclude,
+    }[action]
+    review = service(review=review, user=request.user)
+    messages.success(
+        request,
+        f"Label review #{review.pk} of {review.seller} is "
+        f"{review.get_status_display().lower()}.",
+    )
+    return redirect(f"{reverse('ml:performance')}#label-reviews")
 
 
 def _heatmap(metrics: dict) -> list[dict]:

@@ -18,6 +18,7 @@ API_PATHS = [
     "/api/v1/products/{id}/photo/",
     "/api/v1/products/proposal/{id}/photo/",
     "/api/v1/metrics/",
+    "/api/v1/anomalies/",
     "/api/v1/training-runs/",
     "/api/v1/training-runs/{id}/",
     "/api/v1/model-versions/",

@@ -74,6 +74,8 @@ class Run:
     warnings: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # Per sample loss weights (fine-tuning only); None: every sample counts once.
+    sample_weights: torch.Tensor | None = None
 
     def fit(
         self,
@@ -101,6 +103,9 @@ class Run:
             progress=self.progress,
             writer=self.writer,
             lengths=None if lengths is None else (lengths[train], lengths[val]),
+            sample_weights=None
+            if self.sample_weights is None
+            else self.sample_weights[train],
         )
         model.load_state_dict(best)
         model.cpu().eval()

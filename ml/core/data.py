@@ -26,12 +26,15 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Sample:
-    """One product: its text, optional photo and (for training) its label."""
+    """One product: its text, optional photo and (for training) its label.
+    ``weight`` scales the sample's term in a fine-tuning loss (1.0: as any other;
+    full training ignores it)."""
 
     title: str | None
     description: str | None = None
     image: str | Path | bytes | None = None
     label: str | None = None
+    weight: float = 1.0
 
 
 def stratified_split(

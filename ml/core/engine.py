@@ -45,9 +45,10 @@ def train_one_epoch(
     """Train ``model`` for one pass over ``loader``; return the mean loss."""
     model.train()
     total, count = 0.0, 0
-    for inputs, targets in loader:
+    for inputs, targets, *weights in loader:
         inputs, targets = inputs.to(device), targets.to(device)
-        loss = criterion(model(inputs), targets)
+        extra = [w.to(device) for w in weights]  # per-sample weights, when given
+        loss = criterion(model(inputs), targets, *extra)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -76,6 +77,23 @@ def class_weights(targets: torch.Tensor, num_classes: int) -> torch.Tensor:
     weights = torch.ones(num_classes)
     weights[present] = targets.numel() / (present.sum() * counts[present])
     return weights
+
+
+class SampleWeightedCrossEntropy(nn.Module):
+    """Class-weighted cross-entropy with a weight per sample, reduced over the
+    weights: ``sum(w_i * c_{y_i} * ce_i) / sum(w_i * c_{y_i})`` (PyTorch's weighted
+    mean, each sample's class weight ``c`` times its own ``w``)."""
+
+    def __init__(self, weight: torch.Tensor) -> None:
+        super().__init__()
+        self.register_buffer("weight", weight)
+
+    def forward(
+        self, logits: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor
+    ) -> torch.Tensor:
+        losses = F.cross_entropy(logits, targets, reduction="none")
+        scale = weights * self.weight[targets]
+        return (scale * losses).sum() / scale.sum().clamp_min(1e-12)
 
 
 def cpu_state(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -141,7 +159,7 @@ def _validate(
 
 
 def _loaders(
-    train: tuple[torch.Tensor, torch.Tensor],
+    train: tuple[torch.Tensor, ...],
     val: tuple[torch.Tensor, torch.Tensor],
     config: TrainingConfig,
     generator: torch.Generator,
@@ -179,8 +197,13 @@ def fit(
     progress: ProgressCallback | None,
     writer: Any,
     lengths: tuple[torch.Tensor, torch.Tensor] | None = None,
+    sample_weights: torch.Tensor | None = None,
 ) -> tuple[dict[str, torch.Tensor], list[dict[str, Any]]]:
     """Train with class-weighted CE + Adam, early stopping on val weighted F1.
+
+    ``sample_weights`` (one per train row) scale each row's loss term
+    (:class:`SampleWeightedCrossEntropy`); ``None`` or all ones train exactly as
+    without them.
 
     An epoch is an improvement when its validation weighted F1 is higher, or
     equal with a lower validation log-loss. ``lengths`` (train, val) turns on
@@ -188,10 +211,18 @@ def fit(
     checkpoint is resumed. Returns the best state dict (CPU) and the history.
     """
     generator = torch.Generator().manual_seed(config.seed)
+    weighted = sample_weights is not None and bool((sample_weights != 1.0).any())
+    rows: tuple[torch.Tensor, ...] = train
+    if weighted:
+        assert sample_weights is not None
+        rows = (*train, sample_weights.float())
     train_loader, val_loader, val_targets = _loaders(
-        train, val, config, generator, lengths
+        rows, val, config, generator, lengths
     )
-    criterion = nn.CrossEntropyLoss(weight=class_weights(train[1], num_classes))
+    if weighted:
+        criterion = SampleWeightedCrossEntropy(class_weights(train[1], num_classes))
+    else:
+        criterion = nn.CrossEntropyLoss(weight=class_weights(train[1], num_classes))
     criterion = criterion.to(device)
     model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)

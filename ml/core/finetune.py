@@ -200,6 +200,10 @@ def finetune_model(
             the validation figures optimistic. Default: every sample.
         work_dir, feature_cache, progress, log_dir: as for :func:`train_model`.
 
+    Each sample's ``weight`` scales its term in the loss of both heads (weighted
+    cross-entropy reduced over the weights); with every weight 1.0 the run is the
+    unweighted one, unchanged.
+
     Raises:
         TrainingDataError: unlabelled samples, a label outside ``labels``, fewer
             than two labels, too few samples for a validation split, or no text.
@@ -216,6 +220,22 @@ def finetune_model(
         raise TrainingDataError("training needs at least two categories")
     if new is not None and len(new) != len(samples):
         raise TrainingDataError("new must say, for every sample, whether it is new")
+    weights = [float(sample.weight) for sample in samples]
+    if any(w <= 0 for w in weights):
+        raise TrainingDataError("sample weights must be positive")
+    weighted = any(w != 1.0 for w in weights)
+    fingerprint: dict[str, Any] = {
+        "mode": "finetune",
+        "base": base.sha256,
+        "epochs": config.epochs,
+        "new": None
+        if new is None
+        else hashlib.sha256(bytes(map(bool, new))).hexdigest(),
+    }
+    if weighted:  # only then: unweighted runs keep their checkpoints' fingerprint
+        fingerprint["weights"] = hashlib.sha256(
+            repr(weights).encode("utf-8")
+        ).hexdigest()
     run = run_start(
         samples,
         label_of,
@@ -224,16 +244,11 @@ def finetune_model(
         work_dir,
         progress,
         log_dir,
-        fingerprint={
-            "mode": "finetune",
-            "base": base.sha256,
-            "epochs": config.epochs,
-            "new": None
-            if new is None
-            else hashlib.sha256(bytes(map(bool, new))).hexdigest(),
-        },
+        fingerprint=fingerprint,
         validate_on=new,
     )
+    if weighted:
+        run.sample_weights = torch.tensor(weights, dtype=torch.float32)
     spec = bundle_backbone(base) if base.image_head is not None else None
     text, image, weight, metrics = branches_and_fusion(
         run,
@@ -265,6 +280,9 @@ def finetune_model(
         "base_sha256": base.sha256,
         "base_labels": list(base.labels),
     }
+    if weighted:
+        lineage["weighted_samples"] = sum(w != 1.0 for w in weights)
+        lineage["max_sample_weight"] = max(weights)
     run.timings["total_s"] = time.perf_counter() - started
     base_config = base.metadata.get("training", {}).get("config", {})
     trained = {

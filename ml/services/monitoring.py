@@ -250,7 +250,11 @@ def _alert_close(*, alert: Alert, user, reason: str) -> Alert:
 
 def model_monitoring_run(*, days: int | None = None) -> list[Alert]:
     """The daily check: snapshot the active model's live metrics and evaluate the
-    alert rules on them. Returns the alerts opened."""
+    alert rules on them. Returns the alerts opened. The label-quality guard
+    evaluates the sellers too."""
+    from ml.services.label_guard import seller_label_reviews_evaluate
+
+    seller_label_reviews_evaluate()
     snapshot = metric_snapshot_create(days=days or settings.ML_METRICS_WINDOW_DAYS)
     if snapshot is None:
         return []

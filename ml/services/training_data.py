@@ -2,7 +2,7 @@
 slice), as the core's samples, with the replay of older products for incremental
 runs."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from django.conf import settings
@@ -11,6 +11,10 @@ from catalog.models import Category, Product
 from ml.models import (
     ModelVersion,
     TrainingRun,
+)
+from ml.selectors.anomalies import (
+    anomaly_product_ids,
+    sellers_excluded_from_training,
 )
 from ml.selectors.model_versions import model_version_get_active
 
@@ -56,10 +60,17 @@ def training_samples_confirmed(
     created, plus a seeded replay sample of older ones (up to ``REPLAY_FACTOR`` times as
     many, topped up to ``REPLAY_MIN_PER_LABEL`` per label) in the label set: the
     active model's labels still active, plus the new products' labels.
-    ``exclude_eval_slice`` leaves out the gate's evaluation slice."""
+    ``exclude_eval_slice`` leaves out the gate's evaluation slice.
+
+    The listings of a seller under an open or excluded label review (the
+    label-quality guard) are left out. In an incremental run, an anomaly (the seller
+    confirmed another category than the model's first suggestion) gets the weight
+    ``ML_ANOMALY_WEIGHT`` (1.0 by default: no weighting)."""
     from ml.core.data import replay_sample
 
-    products = Product.objects.filter(category__isnull=False, category__active=True)
+    products = Product.objects.filter(
+        category__isnull=False, category__active=True
+    ).exclude(seller_id__in=sellers_excluded_from_training())
     if exclude_eval_slice:
         products = products.exclude(pk__in=evaluation_slice_products().values("pk"))
     active = model_version_get_active()
@@ -87,7 +98,15 @@ def training_samples_confirmed(
         seed=seed,
     )
     chosen = [older[i][0] for i in replay]
-    samples, pks = _samples(products.filter(pk__in=[*new_ids, *chosen]))
+    trained = products.filter(pk__in=[*new_ids, *chosen])
+    samples, pks = _samples(trained)
+    weight = float(settings.ML_ANOMALY_WEIGHT)
+    if weight != 1.0:
+        anomalies = anomaly_product_ids(products=trained)
+        samples = [
+            replace(sample, weight=weight) if pk in anomalies else sample
+            for sample, pk in zip(samples, pks, strict=True)
+        ]
     is_new = set(new_ids)
     return TrainingData(
         samples=samples,

@@ -274,6 +274,16 @@ ML_GATE_MIN_CATEGORY_SUPPORT = env.int("ML_GATE_MIN_CATEGORY_SUPPORT", default=1
 # interval.
 ML_MIN_VALIDATION_PRODUCTS = env.int("ML_MIN_VALIDATION_PRODUCTS", default=30)
 ML_VALIDATION_INTERVAL_BELOW = env.int("ML_VALIDATION_INTERVAL_BELOW", default=200)
+# Anomalies (the seller's confirmed category is not the model's first suggestion):
+# an incremental retraining weights their samples this much in the loss (1.0: off).
+ML_ANOMALY_WEIGHT = env.float("ML_ANOMALY_WEIGHT", default=1.0)
+# The label-quality guard: a seller with at least ML_LABEL_GUARD_MIN_LISTINGS linked
+# listings, of which at least ML_LABEL_GUARD_MAX_RATE contradict a confident model
+# (first suggestion's probability >= ML_LABEL_GUARD_CONFIDENCE), is flagged to staff;
+# their listings leave the training data until staff clear the review.
+ML_LABEL_GUARD_CONFIDENCE = env.float("ML_LABEL_GUARD_CONFIDENCE", default=0.8)
+ML_LABEL_GUARD_MIN_LISTINGS = env.int("ML_LABEL_GUARD_MIN_LISTINGS", default=20)
+ML_LABEL_GUARD_MAX_RATE = env.float("ML_LABEL_GUARD_MAX_RATE", default=0.5)
 
 # --- E-mail and logging -------------------------------------------------------------
 EMAIL_BACKEND = env(

@@ -12,7 +12,7 @@ from django.urls import URLResolver, get_resolver, reverse
 from rest_framework.test import APIClient
 
 from catalog.models import Product
-from ml.models import Alert, ModelVersion, TrainingRun
+from ml.models import Alert, ModelVersion, SellerLabelReview, TrainingRun
 from tests.factories import CategoryFactory, ProductFactory
 from tests.images import jpeg_bytes
 
@@ -31,6 +31,8 @@ OBJECT_ROUTES = {
     "ml:model_version_activate": STAFF,
     "ml:alert_acknowledge": STAFF,
     "ml:alert_resolve": STAFF,
+    "ml:seller_label_review_clear": STAFF,
+    "ml:seller_label_review_exclude": STAFF,
     # REST API
     "api-product": OWNED,
     "api-product-photo": OWNED,
@@ -131,6 +133,10 @@ def object_for(name: str, kind: str, seller, category):
             value=0.5,
             threshold=0.8,
             message="test",
+        )
+    if name in ("ml:seller_label_review_clear", "ml:seller_label_review_exclude"):
+        return SellerLabelReview.objects.create(
+            seller=seller, active_key=str(seller.pk)
         )
     return make_object(kind, seller, category)
 
