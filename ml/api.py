@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 from accounts.permissions import IsPlatformStaff, IsStaffOrIntegrator
 from catalog.api import PhotoInputMixin
 from ml.api_serializers import (
+    FusionSerializer,
     GateVerdictField,
     ModelVersionRefSerializer,
     ValidationFiguresSerializer,
@@ -64,12 +65,20 @@ class PredictApi(APIView):
             name = serializers.CharField()
             probability = serializers.FloatField()
 
+        class BranchSerializer(SuggestionSerializer):
+            share = serializers.FloatField(
+                required=False,
+                help_text="The branch's share of this product's fusion (0 to 1).",
+            )
+
         prediction_id = serializers.IntegerField(source="pk")
         model_version = ModelVersionRefSerializer()
         top_k = SuggestionSerializer(many=True)
         branches = serializers.DictField(
-            child=SuggestionSerializer(allow_null=True),
-            help_text="Each branch's (text, image) top category; null when unused.",
+            child=BranchSerializer(allow_null=True),
+            help_text="Each branch's top category (calibrated) and its share of the "
+            "fusion: text (the BiGRU), tfidf (TF-IDF + linear SVM), image; null when "
+            "the branch could not see the product.",
         )
         used = serializers.CharField(help_text="text, image or text+image")
         latency_ms = serializers.FloatField()
@@ -224,6 +233,11 @@ class ModelVersionOutputSerializer(
     weighted_f1 = serializers.FloatField(allow_null=True)
     accuracy = serializers.FloatField(allow_null=True)
     gate = GateVerdictField()
+    fusion = FusionSerializer(
+        read_only=True,
+        allow_null=True,
+        help_text="null for a version trained before N-way fusion",
+    )
 
     class Meta:
         model = ModelVersion
@@ -241,6 +255,7 @@ class ModelVersionOutputSerializer(
             "enough_data",
             "warning",
             "gate",
+            "fusion",
             "created_at",
             "activated_at",
         ]

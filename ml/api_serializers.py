@@ -58,3 +58,24 @@ class ValidationFiguresSerializer(serializers.Serializer):
         help_text="false when the model was validated on fewer than "
         "ML_MIN_VALIDATION_PRODUCTS products: its weighted_f1 and accuracy say little",
     )
+
+
+class FusionSerializer(serializers.Serializer):
+    """How a model version fuses its branches (``ModelVersion.fusion``)."""
+
+    weights = serializers.DictField(
+        child=serializers.FloatField(),
+        help_text="each branch's share of the fusion (text: the BiGRU, tfidf: TF-IDF "
+        "+ linear SVM, image), summing to 1",
+    )
+    temperatures = serializers.DictField(
+        child=serializers.FloatField(),
+        help_text="each branch's calibration temperature",
+    )
+    fused_temperature = serializers.FloatField()
+    ece_before = serializers.FloatField(
+        allow_null=True, help_text="validation ECE (15 bins) without calibration"
+    )
+    ece_after = serializers.FloatField(
+        allow_null=True, help_text="validation ECE (15 bins) of what is served"
+    )

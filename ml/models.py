@@ -77,6 +77,22 @@ class ModelVersion(models.Model):
         interval (``ml.validation``)."""
         return _validation(self.metrics)
 
+    @property
+    def fusion(self) -> dict | None:
+        """How the version fuses its branches: ``weights`` ({branch: share}),
+        ``temperatures``, and the validation ECE before and after calibration;
+        ``None`` for a version trained before N-way fusion."""
+        fusion = (self.metrics or {}).get("fusion")
+        if not fusion:
+            return None
+        return {
+            "weights": fusion.get("weights", {}),
+            "temperatures": fusion.get("temperatures", {}),
+            "fused_temperature": fusion.get("fused_temperature"),
+            "ece_before": fusion.get("ece_before"),
+            "ece_after": fusion.get("ece_after"),
+        }
+
     def summary(self) -> dict:
         return {
             "id": self.pk,
@@ -88,6 +104,7 @@ class ModelVersion(models.Model):
             "weighted_f1": self.weighted_f1,
             "accuracy": self.accuracy,
             "warning": self.warning or None,
+            "fusion": self.fusion,
         }
 
 
@@ -246,6 +263,16 @@ class Prediction(models.Model):
 
     def __str__(self) -> str:
         return f"Prediction #{self.pk} by {self.model_version_id}"
+
+    @property
+    def shares(self) -> dict[str, float]:
+        """Each branch that saw the product and its share of the fusion (empty for
+        predictions made before shares were recorded)."""
+        return {
+            name: float(branch["share"])
+            for name, branch in (self.branches or {}).items()
+            if branch and branch.get("share")
+        }
 
     @property
     def kept(self) -> bool:

@@ -15,9 +15,14 @@ Modules, in the order a model goes through them:
 * :mod:`~ml.core.config` -- ``TrainingConfig`` (in) and ``TrainingResult`` (out).
 * :mod:`~ml.core.checkpoints` -- stage fingerprints, atomic saves, resumable state.
 * :mod:`~ml.core.engine` -- ``train_one_epoch``, ``evaluate``, ``fit`` (early stopping).
-* :mod:`~ml.core.pipeline` -- ``train_model``: split, both branches, fusion, metrics.
+* :mod:`~ml.core.sparse` -- the TF-IDF + linear SVM text branch.
+* :mod:`~ml.core.sentence` -- the frozen sentence encoder and its linear head.
+* :mod:`~ml.core.branches` -- training each branch on the run's split.
+* :mod:`~ml.core.pipeline` -- ``train_model``: split, every branch, fusion, metrics.
 * :mod:`~ml.core.finetune` -- ``finetune_model``: a bundle's heads on new products.
-* :mod:`~ml.core.fusion` -- late fusion of the branches' probabilities.
+* :mod:`~ml.core.fusion` -- N-way late fusion of the branches' probabilities.
+* :mod:`~ml.core.calibration` -- temperature scaling and the calibration error.
+* :mod:`~ml.core.ensemble` -- the fusion stage: temperatures, weights, honest figures.
 * :mod:`~ml.core.metrics` -- weighted F1, accuracy, per-class metrics.
 * :mod:`~ml.core.bundles` -- immutable, content-addressed, hash-checked model bundles.
 * :mod:`~ml.core.inference` -- the thread-safe, cached ``Predictor``.

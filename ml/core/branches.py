@@ -1,13 +1,20 @@
-"""The two branches of a training run: the text network (tokenizer, BiGRU) and the
-image head on cached backbone features, each trained with the engine on the run's
-split. :mod:`ml.core.pipeline` and :mod:`ml.core.finetune` share them."""
+"""The branches of a training run: the text network (tokenizer, BiGRU), the sparse
+TF-IDF + linear SVM text branch, and the image head on cached backbone features, each
+trained on the run's split. :mod:`ml.core.pipeline` and :mod:`ml.core.finetune` share
+them.
 
+The run's validation rows are two disjoint sets: ``val_idx`` stops the networks early,
+``fusion_idx`` fits the temperatures and the fusion weights (and measures). Each branch
+returns its probabilities (the sparse branch its margins) on ``fusion_idx``."""
+
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
@@ -27,6 +34,8 @@ from ml.core.engine import (
 from ml.core.errors import TrainingDataError
 from ml.core.features import FeatureCache, extract_features
 from ml.core.networks import ImageHead, TextClassifier, image_head, text_classifier
+from ml.core.sentence import SentenceHead, embed, encoder_provenance, fit_sentence_head
+from ml.core.sparse import SparseTextModel, fit_sparse, sparse_inputs
 from ml.core.transforms import (
     encode_texts,
     load_tokenizer,
@@ -64,7 +73,8 @@ class Run:
     labels: list[str]
     y: torch.Tensor
     train_idx: list[int]
-    val_idx: list[int]
+    val_idx: list[int]  # early stopping
+    fusion_idx: list[int]  # temperatures, fusion weights, validation metrics
     work_dir: Path
     device: torch.device
     fingerprint: dict[str, Any]
@@ -86,8 +96,10 @@ class Run:
         rows: tuple[list[int], list[int]],
         fingerprint: str,
         lengths: torch.Tensor | None = None,
+        config: TrainingConfig | None = None,
     ) -> None:
-        """Train ``model`` on ``inputs[rows]``; leave it on CPU, best weights loaded."""
+        """Train ``model`` on ``inputs[rows]`` (with ``config``, default the run's);
+        leave it on CPU, best weights loaded."""
         started = time.perf_counter()
         train, val = rows
         best, self.history[name] = fit(
@@ -97,7 +109,7 @@ class Run:
             stage=Stage(
                 name, band, self.work_dir / f"checkpoints/{name}.pt", fingerprint
             ),
-            config=self.config,
+            config=config or self.config,
             device=self.device,
             num_classes=len(self.labels),
             progress=self.progress,
@@ -118,7 +130,22 @@ class TextBranch:
     net: TextClassifier
     net_config: dict[str, Any]
     has_text: torch.Tensor  # per sample
-    p_val: torch.Tensor  # [n_val, C]
+    p_val: torch.Tensor  # [n_fusion, C]
+
+
+@dataclass
+class SparseBranch:
+    model: SparseTextModel  # fitted on every sample (what the bundle keeps)
+    has_text: torch.Tensor  # per sample
+    logits_val: torch.Tensor  # [n_fusion, C]: margins of a fit without those rows
+
+
+@dataclass
+class SentenceBranch:
+    head: SentenceHead  # fitted on every sample with text
+    provenance: dict[str, Any]  # the frozen encoder's
+    has_text: torch.Tensor  # per sample
+    logits_val: torch.Tensor  # [n_fusion, C]: a head fitted without those rows
 
 
 @dataclass
@@ -128,7 +155,7 @@ class ImageBranch:
     provenance: dict[str, Any]
     backbone_state: dict[str, torch.Tensor] | None
     has_image: torch.Tensor  # per sample
-    p_val: torch.Tensor  # [n_val, C], zero rows without photo
+    p_val: torch.Tensor  # [n_fusion, C], zero rows without photo
 
 
 def text_rows(
@@ -147,7 +174,15 @@ def text_rows(
 def train_text_branch(run: Run, samples: Sequence[Sample]) -> TextBranch:
     config = run.config
     texts, has_text, train, val = text_rows(run, samples)
-    keys = ("max_length", "vocab_size", "min_frequency", "embed_dim", "hidden_size")
+    keys = (
+        "max_length",
+        "vocab_size",
+        "min_frequency",
+        "embed_dim",
+        "hidden_size",
+        "text_batch_size",
+        "text_lr",
+    )
     fingerprint = stage_fingerprint(
         {
             **run.fingerprint,
@@ -174,9 +209,85 @@ def train_text_branch(run: Run, samples: Sequence[Sample]) -> TextBranch:
     net = text_classifier(**net_config)
     band = (0.0, 0.45) if config.backbone else (0.0, 0.95)
     lengths = (ids != tokenizer.pad_token_id).sum(dim=1)
-    run.fit(net, "text", band, ids, (train, val), fingerprint, lengths)
-    p_val = probabilities(net, ids[run.val_idx])
+    text_config = dataclasses.replace(
+        config, batch_size=config.text_batch_size, lr=config.text_lr
+    )
+    run.fit(net, "text", band, ids, (train, val), fingerprint, lengths, text_config)
+    p_val = probabilities(net, ids[run.fusion_idx])
     return TextBranch(tokenizer, net, net_config, has_text, p_val)
+
+
+def _require_text(run: Run, has_text: torch.Tensor) -> None:
+    """The text branches need products with text in train and in validation."""
+    if not any(has_text[i] for i in run.train_idx) or not any(
+        has_text[i] for i in run.fusion_idx
+    ):
+        raise TrainingDataError("training needs products with text in train and val")
+
+
+def train_sparse_branch(run: Run, samples: Sequence[Sample]) -> SparseBranch:
+    """Fit the sparse branch twice: without the fusion rows (its margins there fit
+    the temperature and the weights), then on every sample with text (the model the
+    bundle keeps: a linear model gains from every row and needs no early stopping).
+    Seconds on thousands of products."""
+    started = time.perf_counter()
+    inputs = [sparse_inputs(sample.title, sample.description) for sample in samples]
+    has_text = torch.tensor([bool(row["chars"]) for row in inputs], dtype=torch.bool)
+    _require_text(run, has_text)
+    held = set(run.fusion_idx)
+    fit_rows = [i for i in range(len(samples)) if has_text[i] and i not in held]
+    all_rows = [i for i in range(len(samples)) if has_text[i]]
+    y = run.y.tolist()
+
+    def fitted(rows: list[int]) -> SparseTextModel:
+        return fit_sparse(
+            [inputs[i] for i in rows],
+            [y[i] for i in rows],
+            run.labels,
+            seed=run.config.seed,
+        )
+
+    logits_val = torch.zeros(len(run.fusion_idx), len(run.labels))
+    if fit_rows:
+        partial = fitted(fit_rows)
+        rows = [k for k, i in enumerate(run.fusion_idx) if has_text[i]]
+        if rows:
+            logits_val[rows] = partial.logits([inputs[run.fusion_idx[k]] for k in rows])
+    model = fitted(all_rows)
+    run.timings["tfidf_s"] = time.perf_counter() - started
+    return SparseBranch(model=model, has_text=has_text, logits_val=logits_val)
+
+
+def train_sentence_branch(run: Run, samples: Sequence[Sample]) -> SentenceBranch:
+    """Embed every text once with the frozen sentence encoder, then fit the head
+    twice, as the sparse branch: without the fusion rows, then on every row."""
+    started = time.perf_counter()
+    provenance = encoder_provenance()
+    texts = [product_text(sample.title, sample.description) for sample in samples]
+    has_text = torch.tensor([bool(text) for text in texts], dtype=torch.bool)
+    _require_text(run, has_text)
+    rows = [i for i in range(len(samples)) if has_text[i]]
+    embeddings = np.zeros((len(samples), 512), dtype=np.float32)
+    embeddings[rows] = embed([texts[i] for i in rows])
+    run.timings["sentence_embed_s"] = time.perf_counter() - started
+    held = set(run.fusion_idx)
+    y = run.y.numpy()
+    fit_rows = [i for i in rows if i not in held]
+    logits_val = torch.zeros(len(run.fusion_idx), len(run.labels))
+    if fit_rows:
+        partial = fit_sentence_head(
+            embeddings[fit_rows], y[fit_rows], run.labels, seed=run.config.seed
+        )
+        seen = [k for k, i in enumerate(run.fusion_idx) if has_text[i]]
+        if seen:
+            logits_val[seen] = partial.logits(
+                embeddings[[run.fusion_idx[k] for k in seen]]
+            )
+    head = fit_sentence_head(
+        embeddings[rows], y[rows], run.labels, seed=run.config.seed
+    )
+    run.timings["sentence_s"] = time.perf_counter() - started
+    return SentenceBranch(head, provenance, has_text, logits_val)
 
 
 def feature_progress(run: Run) -> Callable[[int, int], None]:
@@ -251,9 +362,12 @@ def train_image_branch(
     seed_everything(config.seed)
     head = image_head(**head_config)
     run.fit(head, "image", (0.75, 0.95), features, (train, val), fingerprint)
-    p_val = torch.zeros(len(run.val_idx), len(run.labels))
-    has_image_val = has_image[run.val_idx]
-    p_val[has_image_val] = probabilities(head, features[run.val_idx][has_image_val])
+    p_val = torch.zeros(len(run.fusion_idx), len(run.labels))
+    has_image_val = has_image[run.fusion_idx]
+    if has_image_val.any():
+        p_val[has_image_val] = probabilities(
+            head, features[run.fusion_idx][has_image_val]
+        )
     random_init = spec.provenance["source"] == "random"
     return ImageBranch(
         head=head,

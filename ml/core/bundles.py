@@ -7,6 +7,10 @@ A bundle is a folder ``<root>/<sha256>`` holding::
     text_net.pt       state dict of the text network
     image_head.pt     state dict of the image head (when there is one)
     backbone.pt       backbone state dict, only for randomly initialised ones
+    tfidf.json        the sparse text branch's settings, labels, vocabularies
+    tfidf.pt          its idf vectors and linear weights (tensors)
+    sentence_head.pt  the sentence branch's linear head (its encoder is the installed
+                      package's, checked against the recorded sha256 on load)
     tokenizer/        tokenizer.json + tokenizer_config.json
     MANIFEST.json     sha256 of every other file
 
@@ -40,8 +44,10 @@ from transformers import PreTrainedTokenizerFast
 from ml.core.backbones import BACKBONES, BackboneSpec, build_backbone, state_dict_sha256
 from ml.core.config import TrainingResult
 from ml.core.errors import BundleIntegrityError, PretrainedWeightsUnavailableError
-from ml.core.fusion import DEFAULT_GRID
+from ml.core.fusion import GRID_STEP
 from ml.core.networks import ImageHead, TextClassifier, image_head, text_classifier
+from ml.core.sentence import SentenceHead, encoder_provenance
+from ml.core.sparse import SparseTextModel
 from ml.core.transforms import TRANSFORMS_VERSION, load_tokenizer, save_tokenizer
 
 __all__ = [
@@ -55,7 +61,10 @@ __all__ = [
     "library_versions",
 ]
 
-FORMAT_VERSION = 1
+#: 2: N-way fusion (``fusion``: branches, weights, temperatures) and the sparse text
+#: branch. Version 1 bundles (text + image, one ``fusion_weight``) still load.
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 MANIFEST = "MANIFEST.json"
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 
@@ -81,10 +90,18 @@ class LoadedBundle:
     text_net: TextClassifier
     image_head: ImageHead | None
     backbone_state_dict: dict[str, torch.Tensor] | None
+    sparse_text: SparseTextModel | None = None
+    sentence_head: SentenceHead | None = None
 
     @property
     def fusion_weight(self) -> float:
+        """The text branches' share of the fusion."""
         return float(self.metadata["fusion_weight"])
+
+    @property
+    def fusion(self) -> dict[str, Any]:
+        """``branches``, ``weights``, ``temperatures``, ``fused_temperature``."""
+        return fusion_of(self.metadata)
 
     @property
     def backbone_provenance(self) -> dict[str, Any]:
@@ -93,6 +110,24 @@ class LoadedBundle:
     @property
     def max_length(self) -> int:
         return int(self.metadata["preprocessing"]["max_length"])
+
+
+def fusion_of(metadata: dict[str, Any]) -> dict[str, Any]:
+    """A bundle's fusion; a version 1 bundle's is ``{text: w, image: 1 - w}`` with
+    no temperatures (1.0)."""
+    if "fusion" in metadata:
+        return metadata["fusion"]
+    w = float(metadata["fusion_weight"])
+    names = ["text", "image"] if metadata["networks"].get("image_head") else ["text"]
+    weights = (
+        {"text": w, "image": round(1.0 - w, 6)} if len(names) == 2 else {"text": 1.0}
+    )
+    return {
+        "branches": names,
+        "weights": weights,
+        "temperatures": dict.fromkeys(names, 1.0),
+        "fused_temperature": 1.0,
+    }
 
 
 def library_versions() -> dict[str, str]:
@@ -146,13 +181,41 @@ def _metadata(result: TrainingResult, extra: dict[str, Any]) -> dict[str, Any]:
                 if result.image_head is not None
                 else None
             ),
+            "tfidf": (
+                {
+                    "builder": "ml.core.sparse.SparseTextModel.from_state",
+                    "file": "tfidf.pt",
+                    "description": "tfidf.json",
+                }
+                if result.sparse_text is not None
+                else None
+            ),
+            "sentence": (
+                {
+                    "builder": "ml.core.sentence.SentenceHead.from_state",
+                    "file": "sentence_head.pt",
+                    "encoder": result.sentence_provenance,
+                }
+                if result.sentence_head is not None
+                else None
+            ),
         },
         "preprocessing": result.preprocessing,
         "backbone": backbone,
         "fusion_weight": result.fusion_weight,
-        "fusion_rule": "p = w*p_text + (1-w)*p_image; p_text without photo, "
-        "p_image without text; w chosen on validation by weighted F1 over "
-        f"{list(DEFAULT_GRID)}",
+        "fusion": result.fusion
+        or fusion_of(
+            {
+                "fusion_weight": result.fusion_weight,
+                "networks": {"image_head": result.image_head is not None},
+            }
+        ),
+        "fusion_rule": "each branch: p_b = softmax(log p_b / T_b) (the sparse "
+        "branch: softmax(margins / T_b)); p = softmax(log(sum_b w_b p_b / sum_b "
+        "w_b) / T) over the branches the product has (text branches need text, "
+        "the image branch a photo); T_b, w_b and T fitted on validation rows kept "
+        f"apart from early stopping, w_b on a {GRID_STEP} simplex grid by "
+        "weighted F1",
         "metrics": result.metrics,
         "lineage": result.lineage,
         "training": {
@@ -184,6 +247,14 @@ def save_bundle(
             torch.save(result.image_head.state_dict(), tmp / "image_head.pt")
         if result.backbone_state_dict:
             torch.save(result.backbone_state_dict, tmp / "backbone.pt")
+        if result.sparse_text is not None:
+            description, tensors = result.sparse_text.to_state()
+            (tmp / "tfidf.json").write_text(
+                json.dumps(description, ensure_ascii=False, sort_keys=True), "utf-8"
+            )
+            torch.save(tensors, tmp / "tfidf.pt")
+        if result.sentence_head is not None:
+            torch.save(result.sentence_head.to_state(), tmp / "sentence_head.pt")
         save_tokenizer(result.tokenizer, tmp / "tokenizer")
         metadata = _metadata(result, dict(extra_metadata or {}))
         (tmp / "bundle.json").write_text(
@@ -301,7 +372,7 @@ def load_bundle(path: Path, *, expected_sha256: str | None = None) -> LoadedBund
     try:
         metadata = json.loads(contents["bundle.json"])
         version = metadata.get("format_version")
-        if version != FORMAT_VERSION:
+        if version not in READABLE_VERSIONS:
             raise BundleIntegrityError(
                 f"bundle {path.name}: unsupported format version {version!r}"
             )
@@ -327,6 +398,18 @@ def load_bundle(path: Path, *, expected_sha256: str | None = None) -> LoadedBund
             if backbone.get("state_file")
             else None
         )
+        sparse = None
+        if networks.get("tfidf"):
+            sparse = SparseTextModel.from_state(
+                json.loads(contents[networks["tfidf"]["description"]]),
+                _load_state(contents, networks["tfidf"]["file"]),
+            )
+        sentence = None
+        if networks.get("sentence"):
+            sentence = SentenceHead.from_state(
+                list(metadata["labels"]),
+                _load_state(contents, networks["sentence"]["file"]),
+            )
         tokenizer = load_tokenizer(path / "tokenizer")
     except BundleIntegrityError:
         raise
@@ -334,6 +417,8 @@ def load_bundle(path: Path, *, expected_sha256: str | None = None) -> LoadedBund
         raise BundleIntegrityError(
             f"bundle {path.name} cannot be loaded: {exc}"
         ) from exc
+    if sentence is not None:
+        _check_encoder(path.name, networks["sentence"]["encoder"])
     return LoadedBundle(
         path=path,
         sha256=sha256,
@@ -343,7 +428,20 @@ def load_bundle(path: Path, *, expected_sha256: str | None = None) -> LoadedBund
         text_net=text_net,
         image_head=head,
         backbone_state_dict=backbone_state,
+        sparse_text=sparse,
+        sentence_head=sentence,
     )
+
+
+def _check_encoder(name: str, recorded: dict[str, Any]) -> None:
+    """The installed sentence encoder must be the one the bundle was trained with."""
+    installed = encoder_provenance()
+    if installed["files_sha256"] != recorded.get("files_sha256"):
+        raise PretrainedWeightsUnavailableError(
+            f"bundle {name} was trained with {recorded.get('package')} "
+            f"{recorded.get('version')}; the encoder installed here "
+            f"({installed['package']} {installed['version']}) has other weights"
+        )
 
 
 def bundle_backbone(bundle: LoadedBundle) -> BackboneSpec:

@@ -10,6 +10,8 @@ import torch
 from transformers import PreTrainedTokenizerFast
 
 from ml.core.networks import ImageHead, TextClassifier
+from ml.core.sentence import SentenceHead
+from ml.core.sparse import SparseTextModel
 
 ProgressCallback = Callable[[dict[str, Any]], None]
 
@@ -20,7 +22,10 @@ class TrainingConfig:
 
     ``backbone=None`` trains a text-only model. ``epochs``, ``patience``,
     ``batch_size`` and ``lr`` apply to the text network and to the image head
-    alike; early stopping watches the validation weighted F1. ``num_threads``
+    alike (but ``text_batch_size`` / ``text_lr`` for the BiGRU from scratch); early
+    stopping watches the validation weighted F1. ``sparse_text`` and
+    ``sentence_text`` add the TF-IDF + linear SVM branch and the frozen sentence
+    encoder's branch to the fusion. ``num_threads``
     (``None``: torch's default, one per core) calls ``torch.set_num_threads``
     for the whole process; use 1 when other busy processes share the cores.
     """
@@ -31,7 +36,7 @@ class TrainingConfig:
     lr: float = 1e-3
     patience: int = 3
     seed: int = 0
-    val_fraction: float = 0.2
+    val_fraction: float = 0.3  # a third stops early, two thirds fit the fusion
     max_length: int = 50
     vocab_size: int = 8000
     min_frequency: int = 2
@@ -46,6 +51,12 @@ class TrainingConfig:
     feature_batch_size: int = 16
     device: str = "auto"
     num_threads: int | None = None
+    sparse_text: bool = True
+    sentence_text: bool = True
+    # The BiGRU's own batch size and learning rate (the image head keeps
+    # ``batch_size`` / ``lr``): bigger batches keep 2 CPU cores busier per step.
+    text_batch_size: int = 128
+    text_lr: float = 2e-3
 
 
 @dataclass
@@ -60,7 +71,7 @@ class TrainingResult:
     image_head_config: dict[str, Any] | None
     backbone_provenance: dict[str, Any] | None
     backbone_state_dict: dict[str, torch.Tensor] | None
-    fusion_weight: float
+    fusion_weight: float  # the text branches' share (see ml.core.pipeline.text_share)
     metrics: dict[str, Any]
     lineage: dict[str, Any]
     preprocessing: dict[str, Any]
@@ -68,3 +79,9 @@ class TrainingResult:
     history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    # branches, weights, temperatures, fused_temperature; empty: the two-branch
+    # fusion that ``fusion_weight`` describes, uncalibrated
+    fusion: dict[str, Any] = field(default_factory=dict)
+    sparse_text: SparseTextModel | None = None
+    sentence_head: SentenceHead | None = None
+    sentence_provenance: dict[str, Any] | None = None

@@ -18,11 +18,13 @@ def evaluate_items(
 ) -> dict[str, Any]:
     """Predict every item (``title``, ``description``, ``image``, ``label``) and
     return ``{"n", "accuracy", "weighted_f1", "per_class", "confusion_matrix",
-    "labels", "branches": {"text": {...}, "image": {...}}}``. A branch is scored on the
-    items it could see (the image branch on items with a photo only)."""
+    "labels", "branches": {"text": {...}, "image": {...}, ...}}``: every branch of the
+    bundle (``text`` and ``image`` always, empty when absent). A branch is scored on
+    the items it could see (the image branch on items with a photo only)."""
     y_true: list[str] = []
     fused: list[str] = []
-    text_true, text_pred, image_true, image_pred = [], [], [], []
+    branch_true: dict[str, list[str]] = {"text": [], "image": []}
+    branch_pred: dict[str, list[str]] = {"text": [], "image": []}
     for start in range(0, len(items), batch_size):
         chunk = items[start : start + batch_size]
         for item, result in zip(
@@ -31,19 +33,19 @@ def evaluate_items(
             label = str(item["label"])
             y_true.append(label)
             fused.append(result.top[0][0])
-            if result.branch_top.get("text"):
-                text_true.append(label)
-                text_pred.append(result.branch_top["text"][0])
-            if result.branch_top.get("image"):
-                image_true.append(label)
-                image_pred.append(result.branch_top["image"][0])
+            for name, best in result.branch_top.items():
+                branch_true.setdefault(name, [])
+                branch_pred.setdefault(name, [])
+                if best:
+                    branch_true[name].append(label)
+                    branch_pred[name].append(best[0])
         if progress:
             progress(len(chunk))
     labels = sorted(set(predictor.labels) | set(y_true))
     report = classification_metrics(y_true, fused, labels=labels)
     report["branches"] = {
-        "text": _branch(text_true, text_pred, labels),
-        "image": _branch(image_true, image_pred, labels),
+        name: _branch(branch_true[name], branch_pred[name], labels)
+        for name in branch_true
     }
     return report
 

@@ -20,6 +20,8 @@ from ml.core.branches import (
     feature_progress,
     probabilities,
     text_rows,
+    train_sentence_branch,
+    train_sparse_branch,
 )
 from ml.core.bundles import LoadedBundle, bundle_backbone
 from ml.core.checkpoints import stage_fingerprint
@@ -33,6 +35,7 @@ from ml.core.pipeline import (
     run_lineage,
     run_start,
     sample_labels,
+    text_share,
 )
 from ml.core.transforms import (
     encode_texts,
@@ -91,7 +94,7 @@ def _finetune_text(
     net.eval()
     net_config = dict(base.metadata["networks"]["text"]["config"])
     net_config["num_classes"] = len(run.labels)
-    p_val = probabilities(head, features[run.val_idx])
+    p_val = probabilities(head, features[run.fusion_idx])
     return TextBranch(base.tokenizer, net, net_config, has_text, p_val)
 
 
@@ -126,9 +129,12 @@ def _finetune_image(
     head.layers[-1] = _resized_linear(head.layers[-1], base.labels, run.labels)
     fingerprint = stage_fingerprint({**run.fingerprint, "stage": "image"})
     run.fit(head, "image", (0.75, 0.95), features, (train, val), fingerprint)
-    p_val = torch.zeros(len(run.val_idx), len(run.labels))
-    has_image_val = has_image[run.val_idx]
-    p_val[has_image_val] = probabilities(head, features[run.val_idx][has_image_val])
+    p_val = torch.zeros(len(run.fusion_idx), len(run.labels))
+    has_image_val = has_image[run.fusion_idx]
+    if has_image_val.any():
+        p_val[has_image_val] = probabilities(
+            head, features[run.fusion_idx][has_image_val]
+        )
     head_config = dict(base.metadata["networks"]["image_head"]["config"])
     head_config["num_classes"] = len(run.labels)
     return ImageBranch(
@@ -160,6 +166,28 @@ def _carried_image_head(
     return head, {"provenance": dict(spec.provenance), "config": config}
 
 
+def _with_carried_image(
+    fusion: dict[str, Any], base_fusion: dict[str, Any]
+) -> dict[str, Any]:
+    """The text branches' fusion (just fitted) plus the base's image head with its
+    previous share and temperature."""
+    image = float(base_fusion["weights"].get("image", 0.0))
+    weights = {
+        name: round(w * (1.0 - image), 6) for name, w in fusion["weights"].items()
+    }
+    weights["image"] = round(image, 6)
+    temperatures = {
+        **fusion["temperatures"],
+        "image": float(base_fusion["temperatures"].get("image", 1.0)),
+    }
+    return {
+        **fusion,
+        "branches": list(weights),
+        "weights": weights,
+        "temperatures": temperatures,
+    }
+
+
 def finetune_model(
     samples: Sequence[Sample],
     base: LoadedBundle,
@@ -182,7 +210,9 @@ def finetune_model(
     again on validation. The output layers are resized to the label set: a label
     ``base`` knows keeps its trained row, a new one starts from zero; a label of
     ``base`` left out of ``labels`` (a retired category) is dropped. When too few
-    samples have a photo, the image head and fusion weight of ``base`` are kept.
+    samples have a photo, the image head of ``base`` is kept with its share of the
+    fusion and its temperature. The sparse text branch (when ``config.sparse_text``)
+    is fitted again on the samples: it is cheap and has no frozen part to keep.
 
     From ``config`` only the optimisation fields apply (``epochs``,
     ``batch_size``, ``lr``, ``patience``, ``seed``, ``val_fraction``,
@@ -250,15 +280,19 @@ def finetune_model(
     if weighted:
         run.sample_weights = torch.tensor(weights, dtype=torch.float32)
     spec = bundle_backbone(base) if base.image_head is not None else None
-    text, image, weight, metrics = branches_and_fusion(
+    fitted = branches_and_fusion(
         run,
         lambda: _finetune_text(run, samples, base),
+        lambda: train_sparse_branch(run, samples) if config.sparse_text else None,
+        lambda: train_sentence_branch(run, samples) if config.sentence_text else None,
         lambda: (
             _finetune_image(run, samples, base, spec, feature_cache)
             if spec is not None
             else None
         ),
     )
+    text, image = fitted.text, fitted.image
+    fusion = fitted.fusion.as_metadata()
 
     head, head_config, provenance, backbone_state = None, None, None, None
     if image is not None:
@@ -272,7 +306,7 @@ def finetune_model(
         head, carried = _carried_image_head(base, spec, labels)
         head_config, provenance = carried["config"], carried["provenance"]
         backbone_state = base.backbone_state_dict
-        weight = base.fusion_weight
+        fusion = _with_carried_image(fusion, base.fusion)
     lineage = {
         **run_lineage(run, samples, label_of, text, image),
         "mode": "finetune",
@@ -308,8 +342,12 @@ def finetune_model(
         image_head_config=head_config,
         backbone_provenance=provenance,
         backbone_state_dict=backbone_state,
-        fusion_weight=float(weight),
-        metrics=metrics,
+        fusion_weight=text_share(fusion["weights"]),
+        fusion=fusion,
+        sparse_text=fitted.sparse.model if fitted.sparse else None,
+        sentence_head=fitted.sentence.head if fitted.sentence else None,
+        sentence_provenance=fitted.sentence.provenance if fitted.sentence else None,
+        metrics=fitted.metrics,
         lineage=lineage,
         preprocessing=dict(base.metadata["preprocessing"]),
         config={**base_config, **trained, "finetuned_from": base.sha256},

@@ -13,7 +13,7 @@ import threading
 import time
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +21,14 @@ import torch
 from torch import nn
 
 from ml.core.bundles import LoadedBundle, bundle_backbone, load_bundle
+from ml.core.calibration import apply_temperature
 from ml.core.errors import (
     EmptyInputError,
     MLError,
 )
-from ml.core.fusion import fuse
+from ml.core.fusion import fuse, shares
+from ml.core.sentence import embed
+from ml.core.sparse import sparse_inputs
 from ml.core.transforms import (
     IMAGE_SIZE,
     ImageSource,
@@ -53,8 +56,13 @@ class PredictionResult:
         top: the ``top_k`` (label, probability) pairs, most probable first.
         text_probs / image_probs: every label's probability from each branch,
             ``None`` when the branch was not used.
-        branch_top: best (label, probability) of each branch, or ``None``.
-        used: ``"text"``, ``"image"`` or ``"text+image"``.
+        branch_top: best (label, calibrated probability) of each branch of the
+            bundle (``"text"``: the BiGRU, ``"tfidf"``, ``"sentence"``, ``"image"``),
+            or ``None``
+            where the branch could not see the product.
+        shares: each branch's share of this product's fusion (the bundle's weights
+            over the branches the product has, renormalised; 0.0 for the others).
+        used: ``"text"``, ``"image"`` or ``"text+image"``: the inputs used.
         latency_ms: wall time of the call (per item share for batches).
         bundle_sha256: the bundle that made the prediction.
     """
@@ -66,6 +74,7 @@ class PredictionResult:
     used: str
     latency_ms: float
     bundle_sha256: str
+    shares: dict[str, float] = field(default_factory=dict)
 
 
 def _optimized(module: nn.Module) -> nn.Module:
@@ -104,6 +113,8 @@ class Predictor:
             the folder name.
         optimize_backbone: trace the backbone with TorchScript for speed (the
             result is checked against eager mode; falls back automatically).
+        calibrated: apply the bundle's temperatures (the default, what is served);
+            ``False`` measures the uncalibrated fusion (``bench/quality.py``).
     """
 
     def __init__(
@@ -112,8 +123,10 @@ class Predictor:
         sha256: str | None = None,
         *,
         optimize_backbone: bool = True,
+        calibrated: bool = True,
     ) -> None:
         self.bundle_path = Path(bundle_path)
+        self.calibrated = calibrated
         self.sha256 = sha256
         self.optimize_backbone = optimize_backbone
         self._lock = threading.Lock()
@@ -150,6 +163,8 @@ class Predictor:
                 return
             bundle = load_bundle(self.bundle_path, expected_sha256=self.sha256)
             backbone = self._load_backbone(bundle) if bundle.image_head else None
+            if bundle.sentence_head is not None:
+                embed(["warm up"])  # loads the sentence encoder's weights once
             self._backbone = backbone
             self.sha256 = bundle.sha256
             self._bundle = bundle
@@ -216,62 +231,121 @@ class Predictor:
                 raise EmptyInputError(
                     f"item {index}: the product has no text and no usable photo"
                 )
-        n_classes = len(bundle.labels)
-        p_text = torch.zeros(len(items), n_classes)
-        p_image = torch.zeros(len(items), n_classes)
         try:
             with torch.inference_mode():
-                text_rows = has_text.nonzero().flatten().tolist()
-                if text_rows:
-                    ids = encode_texts(
-                        bundle.tokenizer,
-                        [texts[i] for i in text_rows],
-                        max_length=bundle.max_length,
-                    )
-                    p_text[text_rows] = bundle.text_net(ids).softmax(dim=-1)
-                image_rows = has_image.nonzero().flatten().tolist()
+                probs = self._branch_probs(bundle, items, texts, images, has_text)
+        except RuntimeError as exc:
+            raise MLError(f"prediction failed: {exc}") from exc
+        fusion = self._fusion(bundle)
+        available = {name: has_image if name == "image" else has_text for name in probs}
+        fused = apply_temperature(
+            fuse(probs, available, fusion["weights"]), fusion["fused_temperature"]
+        )
+        return [
+            self._result(
+                fused[i],
+                {name: p[i] for name, p in probs.items()},
+                {name: bool(a[i]) for name, a in available.items()},
+                top_k,
+            )
+            for i in range(len(items))
+        ]
+
+    def _fusion(self, bundle: LoadedBundle) -> dict[str, Any]:
+        fusion = bundle.fusion
+        if self.calibrated:
+            return fusion
+        return {
+            **fusion,
+            "temperatures": dict.fromkeys(fusion["branches"], 1.0),
+            "fused_temperature": 1.0,
+        }
+
+    def _branch_probs(
+        self,
+        bundle: LoadedBundle,
+        items: Sequence[Mapping[str, Any]],
+        texts: list[str],
+        images: list[Any],
+        has_text: torch.Tensor,
+    ) -> dict[str, torch.Tensor]:
+        """Each branch's calibrated probabilities ``[N, C]`` (zero rows where the
+        branch cannot see the product), in the bundle's branch order."""
+        temperature = self._fusion(bundle)["temperatures"]
+        n_classes = len(bundle.labels)
+        text_rows = has_text.nonzero().flatten().tolist()
+        probs: dict[str, torch.Tensor] = {}
+        # numpy branches first: torch's OpenMP threads spin for a while after its
+        # parallel regions, which slows BLAS calls made right after them
+        order = sorted(
+            bundle.fusion["branches"], key=lambda n: n not in ("tfidf", "sentence")
+        )
+        for name in order:
+            p = torch.zeros(len(items), n_classes)
+            if name == "text" and text_rows:
+                ids = encode_texts(
+                    bundle.tokenizer,
+                    [texts[i] for i in text_rows],
+                    max_length=bundle.max_length,
+                )
+                p[text_rows] = apply_temperature(
+                    bundle.text_net(ids).softmax(dim=-1), temperature["text"]
+                )
+            elif name == "tfidf" and text_rows:
+                assert bundle.sparse_text is not None
+                inputs = [
+                    sparse_inputs(items[i].get("title"), items[i].get("description"))
+                    for i in text_rows
+                ]
+                p[text_rows] = apply_temperature(
+                    bundle.sparse_text.logits(inputs), temperature["tfidf"], logits=True
+                )
+            elif name == "sentence" and text_rows:
+                assert bundle.sentence_head is not None
+                embeddings = embed([texts[i] for i in text_rows])
+                p[text_rows] = apply_temperature(
+                    bundle.sentence_head.logits(embeddings),
+                    temperature["sentence"],
+                    logits=True,
+                )
+            elif name == "image":
+                image_rows = [i for i, img in enumerate(images) if img is not None]
                 for start in range(0, len(image_rows), 16):
                     rows = image_rows[start : start + 16]
                     batch = torch.stack([image_tensor(images[i]) for i in rows])
                     assert self._backbone is not None and bundle.image_head is not None
                     logits = bundle.image_head(self._backbone(batch))
-                    p_image[rows] = logits.softmax(dim=-1)
-        except RuntimeError as exc:
-            raise MLError(f"prediction failed: {exc}") from exc
-        fused = fuse(p_text, p_image, bundle.fusion_weight, has_text, has_image)
-        return [
-            self._result(
-                fused[i], p_text[i], p_image[i], has_text[i], has_image[i], top_k
-            )
-            for i in range(len(items))
-        ]
+                    p[rows] = apply_temperature(
+                        logits.softmax(dim=-1), temperature["image"]
+                    )
+            probs[name] = p
+        return {name: probs[name] for name in bundle.fusion["branches"]}
 
     def _result(
         self,
         fused: torch.Tensor,
-        p_text: torch.Tensor,
-        p_image: torch.Tensor,
-        has_text: torch.Tensor,
-        has_image: torch.Tensor,
+        probs: dict[str, torch.Tensor],
+        available: dict[str, bool],
         top_k: int,
     ) -> PredictionResult:
         labels = self.bundle.labels
-        text_probs = _as_dict(labels, p_text) if has_text else None
-        image_probs = _as_dict(labels, p_image) if has_image else None
+        has_text = any(ok for name, ok in available.items() if name != "image")
+        has_image = available.get("image", False)
         used = "+".join(
             name for name, ok in (("text", has_text), ("image", has_image)) if ok
         )
         return PredictionResult(
             top=_ranked(labels, fused)[: max(top_k, 1)],
-            text_probs=text_probs,
-            image_probs=image_probs,
+            text_probs=_as_dict(labels, probs["text"]) if has_text else None,
+            image_probs=_as_dict(labels, probs["image"]) if has_image else None,
             branch_top={
-                "text": _ranked(labels, p_text)[0] if has_text else None,
-                "image": _ranked(labels, p_image)[0] if has_image else None,
+                name: _ranked(labels, p)[0] if available[name] else None
+                for name, p in probs.items()
             },
             used=used,
             latency_ms=0.0,
             bundle_sha256=self.bundle.sha256,
+            shares=shares(self.bundle.fusion["weights"], available),
         )
 
 

@@ -14,6 +14,7 @@ an uninterrupted run (on CPU).
 import dataclasses
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,19 +23,24 @@ import torch
 from ml.core.branches import (
     ImageBranch,
     Run,
+    SentenceBranch,
+    SparseBranch,
     TextBranch,
     train_image_branch,
+    train_sentence_branch,
+    train_sparse_branch,
     train_text_branch,
 )
+from ml.core.calibration import expected_calibration_error
 from ml.core.config import ProgressCallback, TrainingConfig, TrainingResult
 from ml.core.data import Sample, class_counts, dataset_hash, stratified_split
 from ml.core.engine import (
     resolve_device,
     seed_everything,
 )
+from ml.core.ensemble import BranchScores, FusionFit, fit_fusion
 from ml.core.errors import TrainingDataError
 from ml.core.features import FeatureCache
-from ml.core.fusion import DEFAULT_GRID, choose_fusion_weight, fuse
 from ml.core.metrics import classification_metrics
 from ml.core.transforms import (
     preprocessing_config,
@@ -53,39 +59,78 @@ def _metrics_or_none(
     )
 
 
-def _fuse_and_measure(
-    run: Run, text: TextBranch, image: ImageBranch | None
-) -> tuple[float, dict[str, Any]]:
-    """Choose the fusion weight on validation; metrics of fused, text and image."""
-    y_val = run.y[run.val_idx]
-    has_text = text.has_text[run.val_idx]
-    has_image = (
-        image.has_image[run.val_idx]
-        if image is not None
-        else torch.zeros(len(run.val_idx), dtype=torch.bool)
-    )
-    p_image = image.p_val if image is not None else None
-    weight = 1.0
-    if p_image is not None:
-        weight, _ = choose_fusion_weight(
-            text.p_val,
-            p_image,
-            y_val,
-            grid=DEFAULT_GRID,
-            has_text=has_text,
-            has_image=has_image,
+def branch_scores(
+    run: Run,
+    text: TextBranch,
+    sparse: SparseBranch | None,
+    sentence: SentenceBranch | None,
+    image: ImageBranch | None,
+) -> dict[str, BranchScores]:
+    """Each branch's output on the fusion rows, in the bundle's branch order."""
+    rows = run.fusion_idx
+    scores = {"text": BranchScores(text.p_val, text.has_text[rows])}
+    if sparse is not None:
+        scores["tfidf"] = BranchScores(
+            sparse.logits_val, sparse.has_text[rows], logits=True
         )
-    fused = fuse(text.p_val, p_image, weight, has_text, has_image)
-    metrics = {
-        "fused": _metrics_or_none(y_val, fused, run.labels),
-        "text": _metrics_or_none(y_val[has_text], text.p_val[has_text], run.labels),
-        "image": (
-            _metrics_or_none(y_val[has_image], p_image[has_image], run.labels)
-            if p_image is not None
-            else None
-        ),
+    if sentence is not None:
+        scores["sentence"] = BranchScores(
+            sentence.logits_val, sentence.has_text[rows], logits=True
+        )
+    if image is not None:
+        scores["image"] = BranchScores(image.p_val, image.has_image[rows])
+    return scores
+
+
+def fuse_and_measure(
+    run: Run, scores: dict[str, BranchScores]
+) -> tuple[FusionFit, dict[str, Any]]:
+    """Fit the fusion on the fusion rows; cross-fitted metrics of the fusion and of
+    each branch (on the rows it saw). ``metrics["text"]`` / ``["image"]`` are the
+    BiGRU and the image head, as before N-way fusion."""
+    y = run.y[run.fusion_idx]
+    fusion = fit_fusion(scores, y, seed=run.config.seed)
+    branches = {
+        name: _metrics_or_none(
+            y[b.available], fusion.branch_probs[name][b.available], run.labels
+        )
+        for name, b in scores.items()
     }
-    return weight, metrics
+    for name, b in scores.items():
+        if branches[name] is not None:
+            branches[name]["ece"] = expected_calibration_error(
+                fusion.branch_probs[name][b.available], y[b.available]
+            )
+    fused = _metrics_or_none(y, fusion.probs, run.labels)
+    assert fused is not None
+    fused["ece"] = fusion.report["ece_after"]
+    metrics = {
+        "fused": fused,
+        "text": branches.get("text"),
+        "image": branches.get("image"),
+        "branches": branches,
+        "fusion": {**fusion.report, **fusion.as_metadata()},
+    }
+    return fusion, metrics
+
+
+#: The validation rows' share that fits the fusion (the rest stops early).
+FUSION_SHARE = 2 / 3
+
+
+def _stop_and_fusion_rows(
+    val_idx: list[int], label_of: list[str], seed: int
+) -> tuple[list[int], list[int]]:
+    """Cut the validation rows in two, stratified: a third stops the networks
+    early, two thirds fit the fusion (temperatures, weights) and give the metrics:
+    the weights are chosen among many points, so they get the larger part. Too few
+    rows: both get all of them."""
+    stop, fusion = stratified_split(
+        [label_of[i] for i in val_idx], val_fraction=FUSION_SHARE, seed=seed
+    )
+    if not stop or not fusion:
+        return val_idx, val_idx
+    return [val_idx[i] for i in stop], [val_idx[i] for i in fusion]
 
 
 def sample_labels(samples: Sequence[Sample]) -> list[str]:
@@ -132,6 +177,12 @@ def run_start(
             "too few samples for a validation split: some category needs at "
             "least two samples"
         )
+    val_idx, fusion_idx = _stop_and_fusion_rows(val_idx, label_of, config.seed)
+    if val_idx == fusion_idx:
+        warnings.append(
+            "too few validation samples to keep early stopping and fusion apart: "
+            "both used all of them"
+        )
     if config.num_threads:
         torch.set_num_threads(config.num_threads)
     seed_everything(config.seed)
@@ -148,6 +199,7 @@ def run_start(
         y=torch.tensor([index_of[label] for label in label_of], dtype=torch.long),
         train_idx=train_idx,
         val_idx=val_idx,
+        fusion_idx=fusion_idx,
         work_dir=Path(work_dir),
         device=resolve_device(config.device),
         fingerprint={
@@ -166,37 +218,68 @@ def run_start(
     )
 
 
-def _report_fusion(run: Run, weight: float, fused_f1: float) -> None:
+def _report_fusion(run: Run, fusion: FusionFit, fused_f1: float) -> None:
     if run.progress is not None:
         run.progress(
             {
                 "stage": "fusion",
                 "fraction": 1.0,
-                "fusion_weight": weight,
+                "fusion_weights": fusion.weights,
                 "val_weighted_f1": fused_f1,
             }
         )
     if run.writer is not None:
-        run.writer.add_scalar("fusion/weight", weight, 0)
+        for name, weight in fusion.weights.items():
+            run.writer.add_scalar(f"fusion/weight_{name}", weight, 0)
         run.writer.add_scalar("fusion/val_weighted_f1", fused_f1, 0)
+
+
+@dataclass
+class Branches:
+    """The trained branches of a run, its fitted fusion and its metrics."""
+
+    text: TextBranch
+    sparse: SparseBranch | None
+    sentence: SentenceBranch | None
+    image: ImageBranch | None
+    fusion: FusionFit
+    metrics: dict[str, Any]
 
 
 def branches_and_fusion(
     run: Run,
     text_branch: Callable[[], TextBranch],
+    sparse_branch: Callable[[], SparseBranch | None],
+    sentence_branch: Callable[[], SentenceBranch | None],
     image_branch: Callable[[], ImageBranch | None],
-) -> tuple[TextBranch, ImageBranch | None, float, dict[str, Any]]:
-    """Train the text branch, then the image branch, choose the fusion weight and
-    measure; the TensorBoard writer is closed whatever happens."""
+) -> Branches:
+    """Train the branches, fit the fusion and measure; the TensorBoard writer is
+    closed whatever happens.
+
+    The numpy / scikit-learn branches run before the torch ones: after torch's
+    parallel regions its OpenMP threads keep spinning for a while, and BLAS calls
+    made then ran 3 to 5 times slower on 2 cores."""
     try:
+        sparse = sparse_branch()
+        sentence = sentence_branch()
         text = text_branch()
         image = image_branch()
-        weight, metrics = _fuse_and_measure(run, text, image)
-        _report_fusion(run, weight, metrics["fused"]["weighted_f1"])
+        fusion, metrics = fuse_and_measure(
+            run, branch_scores(run, text, sparse, sentence, image)
+        )
+        _report_fusion(run, fusion, metrics["fused"]["weighted_f1"])
     finally:
         if run.writer is not None:
             run.writer.close()
-    return text, image, weight, metrics
+    return Branches(text, sparse, sentence, image, fusion, metrics)
+
+
+def text_share(weights: dict[str, float]) -> float:
+    """The text branches' share of the fusion (the model version's
+    ``fusion_weight``: 1.0 for a text-only model)."""
+    total = sum(weights.values())
+    text = sum(w for name, w in weights.items() if name != "image")
+    return round(text / total, 6) if total else 1.0
 
 
 def run_lineage(
@@ -212,9 +295,14 @@ def run_lineage(
         "n_samples": len(samples),
         "class_counts": class_counts(label_of),
         "n_train": len(run.train_idx),
-        "n_val": len(run.val_idx),
+        "n_val": len(set(run.val_idx) | set(run.fusion_idx)),
+        "n_early_stopping": len(run.val_idx),
+        "n_fusion": len(run.fusion_idx),
         "n_with_image": sum(sample.image is not None for sample in samples),
         "n_val_with_image": int(has_image[run.val_idx].sum())
+        if has_image is not None
+        else 0,
+        "n_fusion_with_image": int(has_image[run.fusion_idx].sum())
         if has_image is not None
         else 0,
         "n_without_text": int((~text.has_text).sum()),
@@ -254,13 +342,16 @@ def train_model(
     if len(labels) < 2:
         raise TrainingDataError("training needs at least two categories")
     run = run_start(samples, label_of, labels, config, work_dir, progress, log_dir)
-    text, image, weight, metrics = branches_and_fusion(
+    trained = branches_and_fusion(
         run,
         lambda: train_text_branch(run, samples),
+        lambda: train_sparse_branch(run, samples) if config.sparse_text else None,
+        lambda: train_sentence_branch(run, samples) if config.sentence_text else None,
         lambda: (
             train_image_branch(run, samples, feature_cache) if config.backbone else None
         ),
     )
+    text, image = trained.text, trained.image
 
     lineage = run_lineage(run, samples, label_of, text, image)
     run.timings["total_s"] = time.perf_counter() - started
@@ -273,8 +364,12 @@ def train_model(
         image_head_config=image.head_config if image else None,
         backbone_provenance=image.provenance if image else None,
         backbone_state_dict=image.backbone_state if image else None,
-        fusion_weight=float(weight),
-        metrics=metrics,
+        fusion_weight=text_share(trained.fusion.weights),
+        fusion=trained.fusion.as_metadata(),
+        sparse_text=trained.sparse.model if trained.sparse else None,
+        sentence_head=trained.sentence.head if trained.sentence else None,
+        sentence_provenance=trained.sentence.provenance if trained.sentence else None,
+        metrics=trained.metrics,
         lineage=lineage,
         preprocessing=preprocessing_config(max_length=config.max_length),
         config=dataclasses.asdict(config),

@@ -49,7 +49,11 @@ def prediction_create(
         _suggestion(categories, label, probability) for label, probability in result.top
     ]
     branches = {
-        name: (_suggestion(categories, *best) if best else None)
+        name: (
+            {**_suggestion(categories, *best), "share": result.shares.get(name, 0.0)}
+            if best
+            else None
+        )
         for name, best in result.branch_top.items()
     }
     first = categories.get(result.top[0][0]) if result.top else None

@@ -1,7 +1,8 @@
 """``{% validation_figure figure "weighted_f1" %}``: a validation figure with its
 sample size and small-sample interval, or "not enough data" (``ml.validation``);
 ``metrics|as_figure`` makes one of a stored metrics dict (``n``, ``weighted_f1``,
-``accuracy``), such as the gate's."""
+``accuracy``), such as the gate's. ``weights|fusion_shares`` and ``name|branch_name``
+show the fusion's branches."""
 
 from django import template
 from django.conf import settings
@@ -30,6 +31,30 @@ def validation_figure(figure: dict | None, key: str) -> str:
         return text
     return format_html(
         '{} <span class="figure-n text-muted small">{}</span>', value, detail
+    )
+
+
+#: How the pages name the fusion's branches.
+BRANCH_NAMES = {
+    "text": "BiGRU text",
+    "tfidf": "TF-IDF text",
+    "sentence": "sentence encoder",
+    "image": "photo",
+}
+
+
+@register.filter
+def branch_name(name: str) -> str:
+    return BRANCH_NAMES.get(name, name)
+
+
+@register.filter
+def fusion_shares(weights: dict | None) -> str:
+    """``{"text": 0.25, "tfidf": 0.75}`` -> "BiGRU text 25 % · TF-IDF text 75 %"."""
+    if not weights:
+        return "—"
+    return " · ".join(
+        f"{branch_name(name)} {round(100 * float(w))} %" for name, w in weights.items()
     )
 
 

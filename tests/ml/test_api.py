@@ -71,7 +71,13 @@ def test_every_role_gets_top_k_categories(
         "probability": prediction.top_k[0]["probability"],
     }
     assert sorted(s["code"] for s in body["top_k"]) == ["9101", "9102", "9103"]
-    assert body["branches"] == {"text": body["top_k"][0], "image": None}
+    # each branch's first choice (calibrated) and its share of this product's fusion
+    assert list(body["branches"]) == ["text", "tfidf", "sentence"]
+    shares = active_model.fusion["weights"]
+    for name, branch in body["branches"].items():
+        assert branch == {**prediction.branches[name], "share": shares[name]}
+        assert branch["share"] == pytest.approx(shares[name])
+    assert sum(b["share"] for b in body["branches"].values()) == pytest.approx(1.0)
     assert body["used"] == "text"
     assert body["latency_ms"] == prediction.latency_ms
     assert (prediction.requested_by, prediction.model_version) == (user, active_model)

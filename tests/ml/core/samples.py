@@ -25,6 +25,8 @@ def tiny_config(**overrides) -> TrainingConfig:
         "epochs": 12,
         "batch_size": 16,
         "lr": 1e-2,
+        "text_batch_size": 16,
+        "text_lr": 1e-2,
         "patience": 3,
         "vocab_size": 120,
         "min_frequency": 1,

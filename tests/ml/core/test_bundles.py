@@ -57,7 +57,17 @@ def test_save_and_load_round_trip(bundle, image_result):
 def test_bundle_json_records_what_serving_needs(bundle):
     metadata = json.loads((bundle.path / "bundle.json").read_text())
 
-    assert metadata["format_version"] == 1
+    assert metadata["format_version"] == 2
+    assert metadata["fusion"] == {
+        "branches": ["text", "image"],
+        "weights": {
+            "text": metadata["fusion_weight"],
+            "image": 1.0 - metadata["fusion_weight"],
+        },
+        "temperatures": {"text": 1.0, "image": 1.0},
+        "fused_temperature": 1.0,
+    }
+    assert metadata["networks"]["tfidf"] is None
     assert metadata["labels"] == ["books", "games", "kitchen"]
     assert metadata["preprocessing"]["max_length"] == 50
     assert metadata["preprocessing"]["image_size"] == 224

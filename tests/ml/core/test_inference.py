@@ -125,7 +125,14 @@ def test_text_only_prediction_shape(text_bundle):
     assert sum(p for _, p in result.top) <= 1.0 + 1e-6
     assert sum(result.text_probs.values()) == pytest.approx(1.0)
     assert result.image_probs is None
-    assert result.branch_top == {"text": result.top[0], "image": None}
+    assert list(result.branch_top) == ["text", "tfidf", "sentence"]  # no image
+    assert result.branch_top["text"][0] == max(
+        result.text_probs, key=result.text_probs.get
+    )
+    assert result.shares == {
+        name: pytest.approx(w)
+        for name, w in Predictor(text_bundle.path).bundle.fusion["weights"].items()
+    }
     assert result.bundle_sha256 == text_bundle.sha256
     assert result.latency_ms > 0
 

@@ -32,9 +32,13 @@ def test_text_model_learns_the_keywords(text_run):
     assert result.labels == ["books", "games", "kitchen"]
     assert result.metrics["fused"]["accuracy"] >= 0.9
     assert result.metrics["fused"]["weighted_f1"] >= 0.9
-    assert result.metrics["text"] == result.metrics["fused"]
+    assert list(result.metrics["branches"]) == ["text", "tfidf"]
+    assert result.metrics["branches"]["text"] == result.metrics["text"]
     assert result.metrics["image"] is None
-    assert result.fusion_weight == 1.0
+    assert result.fusion["branches"] == ["text", "tfidf"]
+    assert sum(result.fusion["weights"].values()) == pytest.approx(1.0)
+    assert result.fusion_weight == 1.0  # the text branches' share
+    assert result.sparse_text is not None
     assert result.image_head is None and result.backbone_provenance is None
     assert result.lineage["n_train"] + result.lineage["n_val"] == 90
     assert list(result.lineage["class_counts"].items()) == [
@@ -42,7 +46,9 @@ def test_text_model_learns_the_keywords(text_run):
         ("games", 30),
         ("kitchen", 30),
     ]
-    assert result.metrics["fused"]["n"] == result.lineage["n_val"] == 18
+    assert result.lineage["n_val"] == 18
+    assert result.lineage["n_early_stopping"] == result.lineage["n_fusion"] == 9
+    assert result.metrics["fused"]["n"] == 9
     assert not result.text_net.training
 
 
@@ -114,7 +120,7 @@ def test_multimodal_training_uses_both_branches(multimodal_run):
     assert result.backbone_state_dict is None
     assert result.metrics["image"]["accuracy"] >= 0.9
     assert result.metrics["fused"]["accuracy"] >= 0.9
-    assert result.metrics["image"]["n"] == result.lineage["n_val_with_image"] < 10
+    assert result.metrics["image"]["n"] == result.lineage["n_fusion_with_image"] < 6
     assert 0.0 <= result.fusion_weight <= 1.0
     assert (cache.misses, cache.hits) == (39, 0)  # 48 products, 9 without photo
 

