@@ -74,7 +74,9 @@ class FusionSerializer(serializers.Serializer):
     )
     fused_temperature = serializers.FloatField()
     ece_before = serializers.FloatField(
-        allow_null=True, help_text="validation ECE (15 bins) without calibration"
+        allow_null=True,
+        help_text="validation ECE (15 bins) without calibration; null when validated "
+        "on too few products (enough_data false)",
     )
     ece_after = serializers.FloatField(
         allow_null=True, help_text="validation ECE (15 bins) of what is served"

@@ -85,12 +85,14 @@ class ModelVersion(models.Model):
         fusion = (self.metrics or {}).get("fusion")
         if not fusion:
             return None
+        # like the F1, a calibration error measured on too few products says little
+        enough = bool(self.validation.get("enough_data"))
         return {
             "weights": fusion.get("weights", {}),
             "temperatures": fusion.get("temperatures", {}),
             "fused_temperature": fusion.get("fused_temperature"),
-            "ece_before": fusion.get("ece_before"),
-            "ece_after": fusion.get("ece_after"),
+            "ece_before": fusion.get("ece_before") if enough else None,
+            "ece_after": fusion.get("ece_after") if enough else None,
         }
 
     def summary(self) -> dict:
@@ -104,7 +106,6 @@ class ModelVersion(models.Model):
             "weighted_f1": self.weighted_f1,
             "accuracy": self.accuracy,
             "warning": self.warning or None,
-            "fusion": self.fusion,
         }
 
 

@@ -125,9 +125,12 @@ def _stop_and_fusion_rows(
     early, two thirds fit the fusion (temperatures, weights) and give the metrics:
     the weights are chosen among many points, so they get the larger part. Too few
     rows: both get all of them."""
-    stop, fusion = stratified_split(
-        [label_of[i] for i in val_idx], val_fraction=FUSION_SHARE, seed=seed
-    )
+    try:
+        stop, fusion = stratified_split(
+            [label_of[i] for i in val_idx], val_fraction=FUSION_SHARE, seed=seed
+        )
+    except ValueError:  # too few rows to cut
+        return val_idx, val_idx
     if not stop or not fusion:
         return val_idx, val_idx
     return [val_idx[i] for i in stop], [val_idx[i] for i in fusion]

@@ -75,7 +75,14 @@ def test_every_role_gets_top_k_categories(
     assert list(body["branches"]) == ["text", "tfidf", "sentence"]
     shares = active_model.fusion["weights"]
     for name, branch in body["branches"].items():
-        assert branch == {**prediction.branches[name], "share": shares[name]}
+        stored = prediction.branches[name]
+        assert branch == {
+            "id": stored["category_id"],
+            "code": stored["code"],
+            "name": stored["name"],
+            "probability": stored["probability"],
+            "share": stored["share"],
+        }
         assert branch["share"] == pytest.approx(shares[name])
     assert sum(b["share"] for b in body["branches"].values()) == pytest.approx(1.0)
     assert body["used"] == "text"

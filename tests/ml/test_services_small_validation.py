@@ -69,7 +69,9 @@ def test_a_run_validated_on_one_product_shows_no_f1_anywhere(
     assert version.metrics["fused"]["n"] == 1
     # Then the model carries the warning, and a name that says what it is
     assert version.warning == (
-        "validated on 1 product only (fewer than 30): its F1 and accuracy say little."
+        "too few validation samples to keep early stopping and fusion apart: both "
+        "used all of them. validated on 1 product only (fewer than 30): its F1 and "
+        "accuracy say little."
     )
     assert version.name.startswith("text fine-tuned ")
     assert version.backbone == ""

@@ -91,7 +91,9 @@ def test_a_modified_branch_file_is_refused_before_loading(bundle, tmp_path, name
     shutil.copytree(bundle.path, copy)
     target = copy / name
     os.chmod(target, 0o644)
-    target.write_bytes(target.read_bytes()[:-1] + b"\x00")
+    data = bytearray(target.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    target.write_bytes(bytes(data))
 
     with pytest.raises(BundleIntegrityError, match=f"{name} was modified"):
         load_bundle(copy)
