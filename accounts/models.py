@@ -59,6 +59,11 @@ class User(AbstractUser):
         INTEGRATOR = "integrator", "Integrator"
 
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.SELLER)
+    # The generation of the user's API tokens: each token carries the number it was
+    # issued with (its ``token_version`` claim; none: 0) and is refused once this is
+    # higher. Incremented when the password changes and at log-out
+    # (accounts.services.user_tokens_revoke).
+    token_version = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["username"]

@@ -256,7 +256,9 @@ def test_every_page_answers_under_the_production_settings(static_root, seller):
             ("superuser", "/admin/"): 200,
         }
         assert {key: answers[key] for key in expected} == expected
-        product_pages = [p for p in pages if p.startswith("/products/") and "/edit/" in p]
+        product_pages = [
+            p for p in pages if p.startswith("/products/") and "/edit/" in p
+        ]
         assert answers[("seller", product_pages[0])] == 200
         # Every static file the pages link is served, under its hashed name
         assert static_links

@@ -122,9 +122,12 @@ def test_staff_do_not_see_the_privilege_fields(staff_client, staff, seller):
             assert f'name="{field}"' not in html
     # and not another user's set-password link
     assert password_url(seller) not in staff_client.get(change_url(seller)).text
-    assert "is_superuser" not in staff_client.get(
-        reverse("admin:accounts_user_changelist")
-    ).content.decode().split('id="changelist-filter"')[-1]
+    assert (
+        "is_superuser"
+        not in staff_client.get(reverse("admin:accounts_user_changelist"))
+        .content.decode()
+        .split('id="changelist-filter"')[-1]
+    )
 
 
 def test_superusers_still_see_and_set_the_privilege_fields(
