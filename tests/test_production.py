@@ -126,7 +126,7 @@ def https_client(user: User | None = None) -> Client:
     return client
 
 
-# --- The pages -------------------------------------------------------------------------
+# --- The pages ------------------------------------------------------------------------
 
 SKIPPED_ROUTES = {"api-not-found"}  # the API's catch-all pattern (^.*$)
 
