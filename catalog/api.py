@@ -31,6 +31,7 @@ from catalog.selectors import (
 from catalog.services.listings import listing_create
 from catalog.services.products import product_delete, product_update
 from rakuten.drf import Pagination, paginated_response
+from rakuten.ids import MAX_ID
 
 # --- Photos: multipart ``image`` or JSON ``image_base64`` -----------------------------
 
@@ -213,7 +214,9 @@ class ProductListApi(APIView):
 
     class FilterSerializer(serializers.Serializer):
         search = serializers.CharField(required=False, allow_blank=True, default="")
-        category = serializers.IntegerField(required=False, min_value=1)
+        category = serializers.IntegerField(
+            required=False, min_value=1, max_value=MAX_ID
+        )
 
     OutputSerializer = ProductOutputSerializer
 
@@ -352,7 +355,7 @@ class ListingCreateApi(APIView):
             queryset=category_list(active_only=False)
         )
         prediction = serializers.IntegerField(
-            required=False, allow_null=True, min_value=1
+            required=False, allow_null=True, min_value=1, max_value=MAX_ID
         )
 
     @extend_schema(
