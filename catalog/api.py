@@ -163,6 +163,10 @@ class CategoryRefSerializer(serializers.ModelSerializer):
         fields = ["id", "code", "name"]
 
 
+# A product's photo URL, null without a photo.
+PHOTO_URL_SCHEMA = {"type": "string", "format": "uri", "nullable": True}
+
+
 class ProductOutputSerializer(serializers.ModelSerializer):
     """A product as every product operation answers it; ``image`` is the URL of
     ``products/<id>/photo/`` (media files are not served publicly)."""
@@ -186,7 +190,7 @@ class ProductOutputSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
 
-    @extend_schema_field(OpenApiTypes.URI)
+    @extend_schema_field(PHOTO_URL_SCHEMA)
     def get_image(self, product: Product) -> str | None:
         return photo_url(self.context["request"], "api-product-photo", product)
 
@@ -401,7 +405,7 @@ class ProposalApi(APIView):
             model = Product
             fields = ["id", "title", "description", "image"]
 
-        @extend_schema_field(OpenApiTypes.URI)
+        @extend_schema_field(PHOTO_URL_SCHEMA)
         def get_image(self, product) -> str | None:
             return photo_url(self.context["request"], "api-proposal-photo", product)
 
