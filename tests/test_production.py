@@ -256,6 +256,9 @@ def test_every_page_answers_under_the_production_settings(static_root, seller):
             ("superuser", "/admin/"): 200,
         }
         assert {key: answers[key] for key in expected} == expected
+        # with the Content-Security-Policy
+        policy = clients["anonymous"].get("/")["Content-Security-Policy"]
+        assert "script-src 'self';" in policy
         product_pages = [
             p for p in pages if p.startswith("/products/") and "/edit/" in p
         ]

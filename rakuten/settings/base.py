@@ -6,6 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"  # git-ignored: SQLite files, media, model artefacts, caches
@@ -36,6 +37,7 @@ INSTALLED_APPS = [
     "django_celery_results",
     "django_celery_beat",
     "django_htmx",
+    "csp",
     "axes",
     "accounts",
     "audit",
@@ -52,6 +54,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",  # Content-Security-Policy (below)
     "django_htmx.middleware.HtmxMiddleware",
     # Last, as django-axes requires: it turns a lock-out into a 429 response.
     "axes.middleware.AxesMiddleware",
@@ -233,6 +236,30 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ModelVersionStatusEnum": "ml.models.ModelVersion.Status",
         "TrainingRunStatusEnum": "ml.models.TrainingRun.Status",
+    },
+}
+
+# --- Content-Security-Policy (django-csp) -------------------------------------------
+# Every page may run scripts and load stylesheets, images, fonts and XHR from this
+# origin only: the vendored files (static/vendor/, the admin's, the API docs'
+# sidecar) and the platform's own static/js and static/css. No inline script, no
+# event-handler attribute, no eval, no <style> element, no CDN, no frame. Allowed
+# beyond that: images as data: URIs (Bootstrap's and Swagger UI's CSS icons) and style
+# attributes (style-src-attr: progress bar widths and the confusion matrix's shades,
+# which are data; an attribute styles its own element and runs nothing).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "style-src-attr": [UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
     },
 }
 
