@@ -42,6 +42,7 @@ base="http://127.0.0.1:$PORT"
 
 echo "fuzz: database ${DATABASE_URL%%://*}, broker ${CELERY_BROKER_URL%%://*}, port $PORT"
 "$VENV/bin/python" manage.py migrate --noinput -v 0
+"$VENV/bin/python" manage.py createcachetable  # (a database cache, when configured)
 mapfile -t accounts < <(PYTHONPATH=. "$VENV/bin/python" tools/fuzz_seed.py | tail -2)
 ((${#accounts[@]} == 2)) || { echo "fuzz: seeding failed" >&2; exit 1; }
 
