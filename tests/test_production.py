@@ -9,6 +9,7 @@ The real production command (gunicorn on MariaDB and Redis) is smoke-tested by
 ``.ci/run`` (tools/production_smoke.sh)."""
 
 import importlib.util
+import json
 import os
 import re
 import secrets
@@ -272,3 +273,23 @@ def test_every_page_answers_under_the_production_settings(static_root, seller):
         client = clients["anonymous"]
         missing = {link: client.get(link).status_code for link in sorted(static_links)}
         assert {link: code for link, code in missing.items() if code != 200} == {}
+
+
+def test_production_serves_with_gunicorn_everywhere():
+    # The Dockerfile's command, compose's web service, run_platform without DEBUG and
+    # CI's smoke test all run gunicorn with the same options; nothing runs runserver.
+    from ml.management.commands.run_platform import GUNICORN_ARGS
+
+    options = " ".join(GUNICORN_ARGS)
+    assert options == "--workers 2 --threads 4 --timeout 60"
+    dockerfile = (BASE_DIR / "Dockerfile").read_text()
+    cmd = next(line for line in dockerfile.splitlines() if line.startswith("CMD "))
+    assert " ".join(json.loads(cmd.removeprefix("CMD "))) == (
+        f"gunicorn rakuten.wsgi --bind 0.0.0.0:8000 {options}"
+    )
+    compose = (BASE_DIR / "docker-compose.yml").read_text()
+    assert f"gunicorn rakuten.wsgi --bind 0.0.0.0:8000 {options}" in compose
+    smoke = (BASE_DIR / "tools" / "production_smoke.sh").read_text()
+    assert f'--bind "127.0.0.1:$PORT" {options}' in smoke.replace("\\\n  ", "")
+    for text in (dockerfile, compose, smoke):
+        assert "runserver" not in text
