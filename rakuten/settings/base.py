@@ -136,6 +136,13 @@ STORAGES = {
 }
 # Largest accepted upload (a product photo), in bytes.
 PRODUCT_IMAGE_MAX_BYTES = env.int("PRODUCT_IMAGE_MAX_BYTES", default=5 * 1024 * 1024)
+# A photo's pixel budget and the most elongated shape accepted (longer side / shorter
+# side), judged from the header before anything is decoded: a 200-byte PNG can declare
+# 2 x 20,000 or 1 x 39,000,000 pixels. The ML core's own ceilings
+# (ml.core.transforms.MAX_IMAGE_PIXELS, MAX_IMAGE_ASPECT_RATIO) have the same values:
+# raising these lets a photo in that the image branch will then ignore.
+IMAGE_MAX_PIXELS = env.int("IMAGE_MAX_PIXELS", default=25_000_000)
+IMAGE_MAX_ASPECT_RATIO = env.float("IMAGE_MAX_ASPECT_RATIO", default=10.0)
 
 # --- Celery -------------------------------------------------------------------------
 # With no broker server the default is kombu's SQLAlchemy transport on a SQLite file, so
