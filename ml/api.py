@@ -160,12 +160,18 @@ class TrainingRunCreateApi(APIView):
     ``training-runs/<id>/`` for its progress."""
 
     permission_classes = [IsPlatformStaff]
+    throttle_scope = "training_runs"
 
     # The run's kind, then every training option of ``ml.options`` with its default
     # (the service checks the values, so they are refused as everywhere else).
     class InputSerializer(serializers.Serializer):
         kind = serializers.ChoiceField(
             choices=TrainingRun.Kind.choices, default=TrainingRun.Kind.FULL
+        )
+        force = serializers.BooleanField(
+            required=False,
+            default=False,
+            help_text="Queue a full run even if another one is queued or running.",
         )
 
         def get_fields(self):
@@ -187,6 +193,7 @@ class TrainingRunCreateApi(APIView):
             parameters=training_options_from(data),
             kind=data["kind"],
             created_by=request.user,
+            force=data["force"],
         )
         return Response(
             TrainingRunOutputSerializer(run).data, status=status.HTTP_202_ACCEPTED

@@ -54,16 +54,41 @@ def training_run_create(
     kind: str = TrainingRun.Kind.FULL,
     created_by=None,
     enqueue: bool = True,
+    force: bool = False,
 ) -> TrainingRun:
-    """Record a training run; queue it on the ``ml`` queue once the row is committed."""
+    """Record a training run; queue it on the ``ml`` queue once the row is committed.
+
+    A person (``created_by``) may not queue a full run while another full run is
+    queued or running, unless ``force``: a full run takes the worker for hours, and a
+    second one is far more often a double click or a script gone wrong than a need."""
     parameters = training_options_clean(parameters)
     with transaction.atomic():
+        if kind == TrainingRun.Kind.FULL and created_by is not None and not force:
+            _full_run_in_flight_refuse()
         run = TrainingRun.objects.create(
             parameters=parameters, kind=kind, created_by=created_by
         )
         if enqueue:
             enqueue_on_commit("ml.tasks.training_run_execute", run.pk)
     return run
+
+
+def _full_run_in_flight_refuse() -> None:
+    in_flight = (
+        TrainingRun.objects.select_for_update()
+        .filter(
+            kind=TrainingRun.Kind.FULL,
+            status__in=[TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING],
+        )
+        .order_by("pk")
+        .first()
+    )
+    if in_flight is not None:
+        raise ApplicationError(
+            f"Full training run #{in_flight.pk} is already {in_flight.status}: wait "
+            "for it to finish, or force a second one.",
+            extra={"force": ["Tick to queue a second full run anyway."]},
+        )
 
 
 def training_run_execute(*, run_id: int, log: Callable[[str], None] | None = None):

@@ -187,20 +187,53 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "rakuten.drf.exception_handler",
     "DEFAULT_PAGINATION_CLASS": "rakuten.drf.Pagination",
     "PAGE_SIZE": 20,
-    # Counted in the default cache. Views with a ``throttle_scope`` (predict,
-    # token) also get that scope's rate.
+    # Counted in the shared cache (CACHES below), keyed by the user or by the client
+    # address of rakuten.clientip (TRUSTED_PROXY_COUNT). Views with a
+    # ``throttle_scope`` (predict, token, training_runs) also get that scope's rate;
+    # the Django views decorated with rakuten.throttling.rate_limit (suggestions,
+    # signup, training_runs) use the same rates.
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
-        "rest_framework.throttling.ScopedRateThrottle",
+        "rakuten.throttling.AnonRateThrottle",
+        "rakuten.throttling.UserRateThrottle",
+        "rakuten.throttling.ScopedRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": "60/minute",
         "user": "1000/minute",
         "predict": env("API_THROTTLE_PREDICT", default="60/minute"),
         "token": "20/minute",
+        "suggestions": env("THROTTLE_SUGGESTIONS", default="60/minute"),
+        "signup": env("THROTTLE_SIGNUP", default="10/hour"),
+        "training_runs": env("THROTTLE_TRAINING_RUNS", default="10/hour"),
     },
 }
+# --- Shared cache and trusted proxies ----------------------------------------------
+# Throttles count here, shared by every web process: Redis when CACHE_URL is set
+# (redis://HOST:6379/1: a database of its own, not the broker's, since clearing the
+# cache empties its whole database), else a table of the database (created after each
+# migrate: rakuten.cache).
+CACHE_URL = env("CACHE_URL", default="")
+if CACHE_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            "KEY_PREFIX": "rakuten",
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "rakuten_cache",
+        }
+    }
+# How many reverse proxies in front of the platform append to X-Forwarded-For (0: the
+# header is ignored, the client is REMOTE_ADDR). One value for DRF's throttles, the page
+# throttles and django-axes (rakuten.clientip.client_ip).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+REST_FRAMEWORK["NUM_PROXIES"] = TRUSTED_PROXY_COUNT
+
 # A JSON body may carry a photo in base64 (4/3 of its size): let the largest photo
 # through, so that image_check, not Django, answers "too large".
 DATA_UPLOAD_MAX_MEMORY_SIZE = PRODUCT_IMAGE_MAX_BYTES * 4 // 3 + 1024 * 1024
@@ -216,12 +249,17 @@ SIMPLE_JWT = {
     "AUTH_HEADER_TYPES": ("Bearer",),
 }
 
-# Log-in throttling (django-axes): after AXES_FAILURE_LIMIT failures for one
-# username from one IP address, the web log-in, the admin log-in and ``token/``
-# refuse even the right password until the cool-off time has passed.
+# Log-in throttling (django-axes): after AXES_FAILURE_LIMIT failures for one username
+# (from any address) or from one client address (for any username), the web log-in,
+# the admin log-in and ``token/`` refuse even the right password until the cool-off
+# time has passed since the failure that locked. Failures during a lock-out are not
+# recorded, so they cannot extend it: AXES_COOLOFF_TIME is the cap. The client address
+# is rakuten.clientip's (TRUSTED_PROXY_COUNT), as for the API's throttles.
 AXES_FAILURE_LIMIT = 5
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_PARAMETERS = [["username"], ["ip_address"]]
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_CLIENT_IP_CALLABLE = "rakuten.clientip.client_ip"
 AXES_RESET_ON_SUCCESS = True
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
 # The lock-out page: styled, with the navigation, saying when to try again.

@@ -4,7 +4,6 @@ import pytest
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
-from rest_framework.throttling import ScopedRateThrottle
 
 from catalog.models import Product
 from ml.models import (
@@ -132,13 +131,15 @@ def test_predict_anonymous_is_401(anonymous_client):
     assert response.json()["error"]["code"] == "not_authenticated"
 
 
-def test_predict_is_throttled_in_its_own_scope(
-    api_as, seller, active_model, monkeypatch
-):
-    # Given a rate of two predictions a minute
-    monkeypatch.setattr(
-        ScopedRateThrottle, "THROTTLE_RATES", {"predict": "2/minute", "token": None}
-    )
+def test_predict_is_throttled_in_its_own_scope(api_as, seller, active_model, settings):
+    # Given a rate of two predictions a minute (the rates are read at each request)
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {
+            **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
+            "predict": "2/minute",
+        },
+    }
     client = api_as(seller)
     # When a seller asks three times
     statuses = [
