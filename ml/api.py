@@ -113,6 +113,14 @@ class TrainingRunOutputSerializer(
         help_text="the model's warnings, in full (null: no model yet)",
     )
     gate = GateVerdictField(source="model_version.gate")
+    enqueued_at = serializers.DateTimeField(
+        allow_null=True,
+        read_only=True,
+        help_text=(
+            "when the broker accepted the run's message; null while a queued run waits "
+            "for an unreachable broker (the watchdog sends it when the broker is back)"
+        ),
+    )
 
     class Meta:
         model = TrainingRun
@@ -131,6 +139,7 @@ class TrainingRunOutputSerializer(
             "gate",
             "created_by",
             "created_at",
+            "enqueued_at",
             "started_at",
             "finished_at",
         ]

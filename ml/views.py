@@ -263,7 +263,14 @@ def training(request):
         except ApplicationError as exc:
             form_add_service_error(form, exc)
         else:
-            messages.success(request, f"Training run #{run.pk} is queued.")
+            if run.enqueued_at is None:
+                messages.warning(
+                    request,
+                    f"Training run #{run.pk} is saved, but the task queue is "
+                    "unreachable: it will start once the queue is back.",
+                )
+            else:
+                messages.success(request, f"Training run #{run.pk} is queued.")
             return redirect("ml:training")
     return render(
         request,

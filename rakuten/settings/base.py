@@ -159,18 +159,28 @@ CELERY_TASK_STORE_EAGER_RESULT = True
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_ROUTES = {"ml.tasks.*": {"queue": "ml"}}
+# The watchdog (stale and unsent training runs) has a queue of its own, so that it never
+# waits behind queued training runs; every other ml task goes to the ml queue. A worker
+# must consume default, ml and watchdog (run_platform's does).
+CELERY_TASK_ROUTES = {
+    "ml.tasks.training_runs_requeue_stale": {"queue": "watchdog"},
+    "ml.tasks.*": {"queue": "ml"},
+}
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A message not acknowledged within this time is delivered again: longer than the
+# training tasks' hard time limit (ml.tasks.TRAINING_TIME_LIMIT, 3 h 05; a test
+# checks), so a run is never delivered twice while it trains. A run whose worker died
+# does not wait for it: the restarted worker or the watchdog queues it again.
+REDIS_VISIBILITY_TIMEOUT = 4 * 3600
 if CELERY_BROKER_URL.startswith("redis"):
-    # A message not acknowledged within this time is delivered again: longer than the
-    # longest training run (late acknowledgement). kombu's SQLAlchemy transport hands
-    # every option to create_engine(), so it gets none.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 4 * 3600}
+    # kombu's SQLAlchemy transport hands every option to create_engine(), so it gets
+    # none.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": REDIS_VISIBILITY_TIMEOUT}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
 
@@ -298,8 +308,9 @@ ML_ALERT_MIN_PRODUCTS = env.int("ML_ALERT_MIN_PRODUCTS", default=50)
 ML_ALERT_MIN_CATEGORY_SUPPORT = env.int("ML_ALERT_MIN_CATEGORY_SUPPORT", default=20)
 # An opened alert queues an incremental retraining (one per alert).
 ML_ALERT_TRIGGERS_RETRAINING = env.bool("ML_ALERT_TRIGGERS_RETRAINING", default=False)
-# A running training run whose heartbeat is older than this is queued again (once).
-ML_STALE_RUN_SECONDS = env.int("ML_STALE_RUN_SECONDS", default=300)
+# A running training run whose heartbeat is older than this is queued again (once) by
+# the watchdog (every minute); a run beats every 30 s while it trains.
+ML_STALE_RUN_SECONDS = env.int("ML_STALE_RUN_SECONDS", default=120)
 # A candidate is promoted automatically only if its weighted F1 on the evaluation
 # slice, and on the slice's recent window (products confirmed since the active model
 # was made, within ML_METRICS_WINDOW_DAYS; checked from ML_GATE_MIN_RECENT_PRODUCTS

@@ -400,9 +400,12 @@ def test_staff_starts_a_training_run_on_the_worker(
         "gate": None,
         "created_by": "staff",
         "created_at": run.created_at.isoformat().replace("+00:00", "Z"),
+        # sent after the answer here: the test's own transaction commits last
+        "enqueued_at": None,
         "started_at": None,
         "finished_at": None,
     }
+    assert run.enqueued_at is not None  # once committed, the broker accepted it
 
 
 def test_training_run_refuses_an_unknown_backbone(api_as, staff_user):

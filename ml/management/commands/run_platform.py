@@ -58,7 +58,16 @@ class Command(BaseCommand):
                 ),
                 ProcessSpec(
                     "worker",
-                    [*celery, "worker", "-Q", "default,ml", "-c", "2", "-l", "info"],
+                    [
+                        *celery,
+                        "worker",
+                        "-Q",
+                        "default,ml,watchdog",
+                        "-c",
+                        "2",
+                        "-l",
+                        "info",
+                    ],
                 ),
                 ProcessSpec(
                     "beat",
