@@ -209,7 +209,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": "60/minute",
-        "user": "1000/minute",
+        "user": env("API_THROTTLE_USER", default="1000/minute"),
         "predict": env("API_THROTTLE_PREDICT", default="60/minute"),
         "token": "20/minute",
         "suggestions": env("THROTTLE_SUGGESTIONS", default="60/minute"),
