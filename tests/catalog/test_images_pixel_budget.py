@@ -159,3 +159,23 @@ def test_the_importer_refuses_each_row(tmp_path):
         f"line 3: {TOO_MANY_PIXELS}",
     ]
     assert list(Product.objects.values_list("external_id", flat=True)) == ["B3"]
+
+
+@pytest.mark.parametrize(("name", "make", "message"), BOMBS)
+def test_the_sell_pages_suggestions_leave_the_photo_out(
+    client_logged_in_as, seller, active_model, name, make, message
+):
+    # When the seller's photo for suggestions is a bomb
+    response = client_logged_in_as(seller).post(
+        "/products/suggestions/",
+        {
+            "title": "roman de poche auteur",
+            "description": "",
+            "photo": SimpleUploadedFile(name, make(), content_type="image/png"),
+        },
+    )
+    # Then the partial shows why, and the suggestions are for the text alone
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert message in html
+    assert Prediction.objects.get().used == "text"

@@ -79,3 +79,36 @@ def test_check_image_size_bounds(size, message):
         with pytest.raises(InvalidImageError) as caught:
             check_image_size(*size)
         assert str(caught.value) == message
+
+
+def test_feature_extraction_skips_the_bombs_without_decoding_them(tmp_path):
+    # Given training photos among which the two bombs, and a toy backbone
+    import torch
+    from torch import nn
+
+    from ml.core.backbones import BackboneSpec
+    from ml.core.features import extract_features
+
+    class MeanColour(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.scale = nn.Parameter(torch.ones(1), requires_grad=False)
+
+        def forward(self, images):
+            return images.mean(dim=(2, 3)) * self.scale
+
+    spec = BackboneSpec(
+        name="toy",
+        module=MeanColour(),
+        feature_dim=3,
+        provenance={"backbone": "toy", "source": "random", "state_sha256": "cd" * 32},
+    )
+    images = [narrow_png_bytes(), blank_png_bytes(40, 30), thread_png_bytes()]
+    allocated = _images_allocated()
+    # When their features are extracted (as training does: invalid photos skipped)
+    features, has_image = extract_features(spec, images, None)
+    # Then the bombs count as "no photo", only the real photo was decoded (one image,
+    # then its RGB copy and resized/cropped versions: a handful, not the bombs)
+    assert has_image.tolist() == [False, True, False]
+    assert torch.equal(features[0], torch.zeros(3))
+    assert 0 < _images_allocated() - allocated < 10
