@@ -236,6 +236,9 @@ else:
         "default": {
             "BACKEND": "django.core.cache.backends.db.DatabaseCache",
             "LOCATION": "rakuten_cache",
+            # Past MAX_ENTRIES Django deletes a third of the entries (throttle counts
+            # included): far above the default 300, so counts are not reset early.
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
         }
     }
 # How many reverse proxies in front of the platform append to X-Forwarded-For (0: the
