@@ -51,21 +51,28 @@ def _free_port() -> int:
 
 @contextlib.contextmanager
 def _broker(url: str):
-    """Send this process's tasks to ``url`` (the services send through the app)."""
+    """Send this process's tasks to ``url`` (the services send through the app).
+    Celery reads CELERY_BROKER_URL from the environment before its configuration, so
+    both change; the connection pools are dropped (not closed: tasks sent before may
+    still hold them) so that new ones are made for the new address."""
 
-    def switch(to: str) -> None:
-        app.conf.broker_url = to
-        if app._pool is not None:
-            app._pool.force_close_all()
-            app._pool = None
+    def switch(to: str | None, conf: str) -> None:
+        if to is None:
+            os.environ.pop("CELERY_BROKER_URL", None)
+        else:
+            os.environ["CELERY_BROKER_URL"] = to
+        app.conf.broker_url = conf
+        app._pool = None
         app.amqp._producer_pool = None
 
-    before = app.conf.broker_url
-    switch(url)
+    before_env = os.environ.get("CELERY_BROKER_URL")
+    before_conf = app.conf.broker_url
+    switch(url, url)
     try:
+        assert app.connection_for_write().as_uri().endswith(url.rsplit(":", 1)[1])
         yield
     finally:
-        switch(before)
+        switch(before_env, before_conf)
 
 
 def _redis_server(port: int, log_path) -> subprocess.Popen:
