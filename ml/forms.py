@@ -60,6 +60,11 @@ class TrainingRunForm(BootstrapFormMixin, forms.Form):
         label="Kind",
     )
 
+    force = forms.BooleanField(
+        required=False,
+        label="Queue it even if a full run is already queued or running",
+    )
+
     def __init__(self, *args, **kwargs):
         # Built per form (the backbone choices import torch), before the fields are
         # copied and styled.

@@ -71,7 +71,16 @@ class Command(BaseCommand):
                 ProcessSpec("web", self._web_server(options["server"], addr)),
                 ProcessSpec(
                     "worker",
-                    [*celery, "worker", "-Q", "default,ml", "-c", "2", "-l", "info"],
+                    [
+                        *celery,
+                        "worker",
+                        "-Q",
+                        "default,ml,watchdog",
+                        "-c",
+                        "2",
+                        "-l",
+                        "info",
+                    ],
                 ),
                 ProcessSpec(
                     "beat",
