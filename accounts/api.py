@@ -7,6 +7,10 @@ from rest_framework import serializers, status
 from rest_framework.exceptions import APIException, AuthenticationFailed
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from rest_framework_simplejwt import serializers as jwt_serializers
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
+from rest_framework_simplejwt.tokens import UntypedToken
 from rest_framework_simplejwt.views import (
     TokenBlacklistView,
     TokenObtainPairView,
@@ -16,8 +20,12 @@ from rest_framework_simplejwt.views import (
 
 from accounts.models import User
 from accounts.permissions import IsPlatformStaff
-from accounts.selectors import user_list
-from accounts.services import user_create
+from accounts.selectors import (
+    TOKEN_VERSION_CLAIM,
+    user_list,
+    user_token_is_revoked,
+)
+from accounts.services import user_create, user_tokens_revoke
 from rakuten.drf import Pagination, paginated_response
 
 
@@ -30,6 +38,16 @@ class LoginLockedOut(APIException):
 # --- Tokens (simplejwt's views; token/ adds django-axes' lock-out) --------------------
 
 
+class TokenObtainPairSerializer(jwt_serializers.TokenObtainPairSerializer):
+    """simplejwt's; the tokens carry the user's ``token_version`` (revocation)."""
+
+    @classmethod
+    def get_token(cls, user):
+        token = super().get_token(user)
+        token[TOKEN_VERSION_CLAIM] = user.token_version
+        return token
+
+
 class TokenObtainApi(TokenObtainPairView):
     """Username and password -> a short-lived access token and a refresh token.
 
@@ -37,10 +55,11 @@ class TokenObtainApi(TokenObtainPairView):
     right password is refused (429) until the cool-off time has passed."""
 
     throttle_scope = "token"
+    serializer_class = TokenObtainPairSerializer
 
     @extend_schema(
         summary="Obtain an access and a refresh token",
-        responses={200: TokenObtainPairView.serializer_class},
+        responses={200: TokenObtainPairSerializer},
     )
     def post(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
@@ -58,19 +77,102 @@ class TokenObtainApi(TokenObtainPairView):
         return Response(serializer.validated_data, status=status.HTTP_200_OK)
 
 
+def _token_user(token) -> User | None:
+    """The user a token names, None when it names nobody (deleted)."""
+    user_id = token.payload.get(jwt_settings.USER_ID_CLAIM)
+    if user_id is None:
+        return None
+    return User.objects.filter(**{jwt_settings.USER_ID_FIELD: user_id}).first()
+
+
+class TokenRefreshSerializer(jwt_serializers.TokenRefreshSerializer):
+    """simplejwt's, except: a token of a deleted or inactive user, or one revoked by
+    a password change or a log-out, is a 401 (not a 500 for the deleted user); the
+    new refresh token keeps the expiry of the one it replaces (an absolute lifetime
+    that rotation never extends), and the access token never outlives it."""
+
+    default_error_messages = {
+        "no_active_account": "No active account found for the given token.",
+        "revoked": "Token was revoked (password change or log-out).",
+    }
+
+    def validate(self, attrs):
+        refresh = self.token_class(attrs["refresh"])
+        user = _token_user(refresh)
+        if user is None or not jwt_settings.USER_AUTHENTICATION_RULE(user):
+            raise AuthenticationFailed(
+                self.error_messages["no_active_account"], "no_active_account"
+            )
+        if user_token_is_revoked(user=user, claims=refresh.payload):
+            raise AuthenticationFailed(
+                self.error_messages["revoked"], "token_not_valid"
+            )
+        expires = refresh.payload["exp"]
+        access = refresh.access_token
+        access.payload["exp"] = min(access.payload["exp"], expires)
+        data = {"access": str(access)}
+        if jwt_settings.ROTATE_REFRESH_TOKENS:
+            if jwt_settings.BLACKLIST_AFTER_ROTATION:
+                refresh.blacklist()
+            refresh.set_jti()
+            refresh.set_iat()
+            refresh.payload["exp"] = expires  # not set_exp(): no new lifetime
+            refresh.outstand()
+            data["refresh"] = str(refresh)
+        return data
+
+
+class TokenVerifySerializer(jwt_serializers.TokenVerifySerializer):
+    """simplejwt's, except that a token the API would refuse is not valid either:
+    its user deleted or inactive, or the token revoked."""
+
+    def validate(self, attrs):
+        data = super().validate(attrs)
+        token = UntypedToken(attrs["token"])
+        if jwt_settings.USER_ID_CLAIM in token.payload:
+            user = _token_user(token)
+            if user is None or not jwt_settings.USER_AUTHENTICATION_RULE(user):
+                raise TokenError("Token's user is not active.")
+            if user_token_is_revoked(user=user, claims=token.payload):
+                raise TokenError("Token was revoked (password change or log-out).")
+        return data
+
+
+class TokenBlacklistSerializer(jwt_serializers.TokenBlacklistSerializer):
+    """Log-out: the refresh token sent is blacklisted, and every other token of its
+    user revoked."""
+
+    def validate(self, attrs):
+        data = super().validate(attrs)
+        user = _token_user(self.token_class(attrs["refresh"], verify=False))
+        if user is not None:
+            user_tokens_revoke(user=user)
+        return data
+
+
 class TokenRefreshApi(TokenRefreshView):
     """A refresh token -> a new access token and a new refresh token; the old
-    refresh token is blacklisted (rotation)."""
+    refresh token is blacklisted (rotation). The new refresh token expires when the
+    first one of the chain would have (``JWT_REFRESH_DAYS`` after the log-in): using
+    a refresh token never extends its life. A token revoked by a password change or
+    a log-out, or whose user is gone or inactive, is a 401."""
 
     throttle_scope = "token"
+    serializer_class = TokenRefreshSerializer
 
 
 class TokenVerifyApi(TokenVerifyView):
-    """200 when the token is valid, 401 otherwise."""
+    """200 when the token is valid (signature, expiry, not blacklisted nor revoked,
+    its user active), 401 otherwise."""
+
+    serializer_class = TokenVerifySerializer
 
 
 class TokenBlacklistApi(TokenBlacklistView):
-    """Log out: blacklist a refresh token so it can never be used again."""
+    """Log out: blacklist the refresh token, and revoke every token of its user
+    (access tokens included), as the web log-out does."""
+
+    serializer_class = TokenBlacklistSerializer
 
 
 # --- Users ----------------------------------------------------------------------------

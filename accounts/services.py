@@ -3,6 +3,8 @@
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
 
 from accounts.models import User
 from rakuten.exceptions import ApplicationError
@@ -53,3 +55,39 @@ def user_ensure_demo(*, username: str, password: str, role: str) -> tuple[User, 
     user.set_password(password)
     user.save()
     return user, created
+
+
+def user_tokens_revoke(*, user: User, save: bool = True) -> int:
+    """Invalidate every API token of ``user``: access and refresh tokens issued until
+    now are refused (``token_version`` goes up; checked by
+    ``accounts.authentication.JWTAuthentication`` and the token views), and the
+    outstanding refresh tokens are blacklisted (listed in the admin). Called when the
+    password changes and at log-out. Returns how many refresh tokens were
+    blacklisted. With ``save=False`` the caller saves ``user`` (the pre_save
+    receiver, whose save writes the new version)."""
+    from rest_framework_simplejwt.token_blacklist.models import (
+        BlacklistedToken,
+        OutstandingToken,
+    )
+
+    if save:
+        User.objects.filter(pk=user.pk).update(token_version=F("token_version") + 1)
+        user.token_version = (
+            User.objects.filter(pk=user.pk)
+            .values_list("token_version", flat=True)
+            .get()
+        )
+    else:
+        user.token_version += 1
+    outstanding = list(
+        OutstandingToken.objects.filter(
+            user_id=user.pk,
+            expires_at__gt=timezone.now(),
+            blacklistedtoken__isnull=True,
+        )
+    )
+    BlacklistedToken.objects.bulk_create(
+        [BlacklistedToken(token=token) for token in outstanding],
+        ignore_conflicts=True,
+    )
+    return len(outstanding)

@@ -7,9 +7,11 @@ from accounts.forms import SellerSignUpForm
 from accounts.models import User
 from accounts.services import user_create
 from rakuten.exceptions import ApplicationError
+from rakuten.throttling import rate_limit
 
 
 @require_http_methods(["GET", "POST"])
+@rate_limit("signup")
 def signup(request):
     """Seller sign-up: the form validates, the service creates, then the seller is
     in."""

@@ -31,6 +31,7 @@ from catalog.selectors import (
 from catalog.services.listings import listing_create
 from catalog.services.products import product_delete, product_update
 from rakuten.drf import Pagination, paginated_response
+from rakuten.ids import MAX_ID
 
 # --- Photos: multipart ``image`` or JSON ``image_base64`` -----------------------------
 
@@ -162,6 +163,10 @@ class CategoryRefSerializer(serializers.ModelSerializer):
         fields = ["id", "code", "name"]
 
 
+# A product's photo URL, null without a photo.
+PHOTO_URL_SCHEMA = {"type": "string", "format": "uri", "nullable": True}
+
+
 class ProductOutputSerializer(serializers.ModelSerializer):
     """A product as every product operation answers it; ``image`` is the URL of
     ``products/<id>/photo/`` (media files are not served publicly)."""
@@ -185,7 +190,7 @@ class ProductOutputSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
 
-    @extend_schema_field(OpenApiTypes.URI)
+    @extend_schema_field(PHOTO_URL_SCHEMA)
     def get_image(self, product: Product) -> str | None:
         return photo_url(self.context["request"], "api-product-photo", product)
 
@@ -213,7 +218,9 @@ class ProductListApi(APIView):
 
     class FilterSerializer(serializers.Serializer):
         search = serializers.CharField(required=False, allow_blank=True, default="")
-        category = serializers.IntegerField(required=False, min_value=1)
+        category = serializers.IntegerField(
+            required=False, min_value=1, max_value=MAX_ID
+        )
 
     OutputSerializer = ProductOutputSerializer
 
@@ -352,7 +359,7 @@ class ListingCreateApi(APIView):
             queryset=category_list(active_only=False)
         )
         prediction = serializers.IntegerField(
-            required=False, allow_null=True, min_value=1
+            required=False, allow_null=True, min_value=1, max_value=MAX_ID
         )
 
     @extend_schema(
@@ -398,7 +405,7 @@ class ProposalApi(APIView):
             model = Product
             fields = ["id", "title", "description", "image"]
 
-        @extend_schema_field(OpenApiTypes.URI)
+        @extend_schema_field(PHOTO_URL_SCHEMA)
         def get_image(self, product) -> str | None:
             return photo_url(self.context["request"], "api-proposal-photo", product)
 

@@ -8,6 +8,7 @@ from catalog.images import InvalidImageError, image_check
 from catalog.selectors import category_list
 from rakuten.exceptions import ApplicationError
 from rakuten.forms import BootstrapFormMixin
+from rakuten.ids import MAX_ID
 
 
 def photo_validate(upload):
@@ -108,13 +109,17 @@ class ListingForm(ProductForm):
         choices=[("", "")] + CHOICE_SOURCES, required=False, widget=forms.HiddenInput
     )
     choice_rank = forms.IntegerField(
-        required=False, min_value=1, widget=forms.HiddenInput
+        required=False, min_value=1, max_value=1000, widget=forms.HiddenInput
     )
     choice_category = forms.ModelChoiceField(
         queryset=category_list(), required=False, widget=forms.HiddenInput
     )
-    prediction = forms.IntegerField(required=False, widget=forms.HiddenInput)
-    proposal = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    prediction = forms.IntegerField(
+        required=False, min_value=1, max_value=MAX_ID, widget=forms.HiddenInput
+    )
+    proposal = forms.IntegerField(
+        required=False, min_value=1, max_value=MAX_ID, widget=forms.HiddenInput
+    )
 
     field_order = ["title", "description", "photo", "category", "other_category"]
 

@@ -1,6 +1,7 @@
 """Checks on product photos, shared by uploads and imports: the bytes must be a
-complete,
-reasonably sized JPEG, PNG or WebP whose extension matches its content."""
+complete, reasonably sized JPEG, PNG or WebP whose extension matches its content, within
+the pixel budget and aspect ratio (settings ``IMAGE_MAX_PIXELS``,
+``IMAGE_MAX_ASPECT_RATIO``), judged from the header before anything is decoded."""
 
 import hashlib
 import io
@@ -8,12 +9,12 @@ import warnings
 from dataclasses import dataclass
 from pathlib import PurePath
 
+from django.conf import settings
 from PIL import Image, UnidentifiedImageError
 
 from rakuten.exceptions import ApplicationError
 
 ALLOWED_FORMATS = {"JPEG": {".jpg", ".jpeg"}, "PNG": {".png"}, "WEBP": {".webp"}}
-MAX_PIXELS = 40_000_000  # a larger photo is refused as a possible decompression bomb
 
 
 class InvalidImageError(ApplicationError):
@@ -29,8 +30,19 @@ class CheckedImage:
     extension: str
 
 
-def image_check(data: bytes, *, filename: str, max_bytes: int) -> CheckedImage:
-    """Return the photo's facts, or raise ``InvalidImageError`` with a user message."""
+def image_check(
+    data: bytes,
+    *,
+    filename: str,
+    max_bytes: int,
+    max_pixels: int | None = None,
+    max_aspect_ratio: float | None = None,
+) -> CheckedImage:
+    """Return the photo's facts, or raise ``InvalidImageError`` with a user message.
+    The pixel budget and aspect ratio (default: the settings) are checked on the
+    header's size, before any decoding: a 200-byte file can declare gigapixels."""
+    max_pixels = max_pixels or settings.IMAGE_MAX_PIXELS
+    max_aspect_ratio = max_aspect_ratio or settings.IMAGE_MAX_ASPECT_RATIO
     if not data:
         raise InvalidImageError("The photo is empty.")
     if len(data) > max_bytes:
@@ -47,8 +59,7 @@ def image_check(data: bytes, *, filename: str, max_bytes: int) -> CheckedImage:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as img:
                 fmt, (width, height) = img.format, img.size
-                if width * height > MAX_PIXELS:
-                    raise InvalidImageError("The photo has too many pixels.")
+                _check_size(width, height, max_pixels, max_aspect_ratio)
                 img.verify()
             with Image.open(io.BytesIO(data)) as img:
                 img.load()  # decodes fully: a truncated file fails here
@@ -73,6 +84,16 @@ def image_check(data: bytes, *, filename: str, max_bytes: int) -> CheckedImage:
         sha256=hashlib.sha256(data).hexdigest(),
         extension=extension,
     )
+
+
+def _check_size(width: int, height: int, max_pixels: int, max_ratio: float) -> None:
+    if width * height > max_pixels:
+        raise InvalidImageError("The photo has too many pixels.")
+    if max(width, height) > max_ratio * max(min(width, height), 1):
+        raise InvalidImageError(
+            f"The photo is too narrow or too wide ({width} × {height}): its longer "
+            f"side may be at most {max_ratio:g} times its shorter one."
+        )
 
 
 def _size_text(size: int) -> str:

@@ -122,6 +122,14 @@ class TrainingRunOutputSerializer(
         help_text="the model's warnings, in full (null: no model yet)",
     )
     gate = GateVerdictField(source="model_version.gate")
+    enqueued_at = serializers.DateTimeField(
+        allow_null=True,
+        read_only=True,
+        help_text=(
+            "when the broker accepted the run's message; null while a queued run waits "
+            "for an unreachable broker (the watchdog sends it when the broker is back)"
+        ),
+    )
 
     class Meta:
         model = TrainingRun
@@ -140,6 +148,7 @@ class TrainingRunOutputSerializer(
             "gate",
             "created_by",
             "created_at",
+            "enqueued_at",
             "started_at",
             "finished_at",
         ]
@@ -169,12 +178,18 @@ class TrainingRunCreateApi(APIView):
     ``training-runs/<id>/`` for its progress."""
 
     permission_classes = [IsPlatformStaff]
+    throttle_scope = "training_runs"
 
     # The run's kind, then every training option of ``ml.options`` with its default
     # (the service checks the values, so they are refused as everywhere else).
     class InputSerializer(serializers.Serializer):
         kind = serializers.ChoiceField(
             choices=TrainingRun.Kind.choices, default=TrainingRun.Kind.FULL
+        )
+        force = serializers.BooleanField(
+            required=False,
+            default=False,
+            help_text="Queue a full run even if another one is queued or running.",
         )
 
         def get_fields(self):
@@ -196,6 +211,7 @@ class TrainingRunCreateApi(APIView):
             parameters=training_options_from(data),
             kind=data["kind"],
             created_by=request.user,
+            force=data["force"],
         )
         return Response(
             TrainingRunOutputSerializer(run).data, status=status.HTTP_202_ACCEPTED

@@ -1,6 +1,7 @@
 """REST API of the model's monitoring: live metrics and anomalies (the seller's
 category differs from the model's first suggestion)."""
 
+from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     PolymorphicProxySerializer,
@@ -119,6 +120,19 @@ class MetricsApi(APIView):
         # The daily snapshots (latest first) show the trend across model versions.
         metrics["snapshots"] = metric_snapshot_list()
         return Response(MetricsApi.FullSerializer(metrics).data)
+
+
+class MetricsSummarySchema(OpenApiSerializerExtension):
+    """The summary's schema admits no other property, so that a full answer (a
+    superset) matches only ``MetricsFull`` in the ``Metrics`` oneOf."""
+
+    target_class = MetricsApi.SummarySerializer
+
+    def map_serializer(self, auto_schema, direction):
+        schema = auto_schema._map_serializer(
+            self.target, direction, bypass_extensions=True
+        )
+        return {**schema, "additionalProperties": False}
 
 
 # --- Anomalies ------------------------------------------------------------------------

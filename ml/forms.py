@@ -11,7 +11,8 @@ from ml.options import (
     training_options_form_fields,
     training_options_from,
 )
-from rakuten.forms import BootstrapFormMixin
+from rakuten.forms import BootstrapFormMixin, IdBoundedModelMultipleChoiceField
+from rakuten.ids import MAX_ID
 
 SUGGESTION_MIN_TITLE = 3
 WINDOW_CHOICES = [(1, "1 day"), (7, "7 days"), (30, "30 days"), (90, "90 days")]
@@ -24,7 +25,7 @@ class SuggestionForm(forms.Form):
     title = forms.CharField(max_length=500, required=False)
     description = forms.CharField(required=False)
     photo = forms.FileField(required=False)
-    proposal = forms.IntegerField(required=False)
+    proposal = forms.IntegerField(required=False, min_value=1, max_value=MAX_ID)
 
     def clean_photo(self):
         return photo_validate(self.cleaned_data.get("photo"))
@@ -59,6 +60,11 @@ class TrainingRunForm(BootstrapFormMixin, forms.Form):
         label="Kind",
     )
 
+    force = forms.BooleanField(
+        required=False,
+        label="Queue it even if a full run is already queued or running",
+    )
+
     def __init__(self, *args, **kwargs):
         # Built per form (the backbone choices import torch), before the fields are
         # copied and styled.
@@ -78,7 +84,7 @@ class TrainingRunForm(BootstrapFormMixin, forms.Form):
 
 
 class ModelCompareForm(forms.Form):
-    compare = forms.ModelMultipleChoiceField(
+    compare = IdBoundedModelMultipleChoiceField(
         queryset=ModelVersion.objects.all(), required=False
     )
 

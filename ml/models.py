@@ -171,7 +171,14 @@ class TrainingRun(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
+    # The last message sent for the run (its Celery task id), and when the broker
+    # accepted it: a queued run with no ``enqueued_at`` was committed while the broker
+    # was unreachable, and the watchdog sends it again (the outbox).
     celery_task_id = models.CharField(max_length=255, blank=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    # "celery@host 1234": the worker node and process executing the run, so that a
+    # worker restarting under the same name takes back the runs its predecessor lost.
+    worker = models.CharField(max_length=255, blank=True)
     # "incremental:2026-W48" for a scheduled run: the unique index makes a second
     # delivery of the same scheduled retraining find the run instead of adding one.
     schedule_key = models.CharField(

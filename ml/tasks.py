@@ -1,45 +1,54 @@
 """Celery tasks of the ml app: thin, they take primary keys and call one service."""
 
+import logging
+
 from celery import shared_task
+from celery.signals import worker_ready
+from django.db import DatabaseError
+from kombu.exceptions import OperationalError as BrokerError
 
 from ml.services.monitoring import model_monitoring_run
 from ml.services.scheduling import (
     training_run_scheduled_execute,
-    training_runs_requeue_stale,
+    training_runs_recover,
 )
 from ml.services.training_runs import TrainingFailedError, training_run_execute
 
+logger = logging.getLogger(__name__)
+
 # Training is long and CPU-heavy: its own queue (routed in settings), late
-# acknowledgement, and limits so a stuck run cannot hold a worker forever.
+# acknowledgement (a message is acknowledged when the run is over, and given back to
+# the broker if the worker process is lost), and limits so a stuck run cannot hold a
+# worker forever. The Redis visibility timeout (settings) is longer than the hard
+# limit, so a running task's message is never delivered twice while it runs.
 TRAINING_SOFT_TIME_LIMIT = 3 * 3600
 TRAINING_TIME_LIMIT = TRAINING_SOFT_TIME_LIMIT + 300
+TRAINING_TASK_OPTIONS = {
+    "bind": True,
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "soft_time_limit": TRAINING_SOFT_TIME_LIMIT,
+    "time_limit": TRAINING_TIME_LIMIT,
+}
 
 
-@shared_task(
-    name="ml.tasks.training_run_execute",
-    acks_late=True,
-    soft_time_limit=TRAINING_SOFT_TIME_LIMIT,
-    time_limit=TRAINING_TIME_LIMIT,
-)
-def training_run_execute_task(run_id: int) -> int:
+@shared_task(name="ml.tasks.training_run_execute", **TRAINING_TASK_OPTIONS)
+def training_run_execute_task(self, run_id: int) -> int:
     try:
-        run = training_run_execute(run_id=run_id)
+        run = training_run_execute(run_id=run_id, worker=self.request.hostname or "")
     except TrainingFailedError:
         return run_id  # recorded on the run; retrying would fail the same way
     return run.pk
 
 
-@shared_task(
-    name="ml.tasks.retraining_scheduled",
-    acks_late=True,
-    soft_time_limit=TRAINING_SOFT_TIME_LIMIT,
-    time_limit=TRAINING_TIME_LIMIT,
-)
-def retraining_scheduled_task(kind: str, schedule_key: str | None = None) -> int:
+@shared_task(name="ml.tasks.retraining_scheduled", **TRAINING_TASK_OPTIONS)
+def retraining_scheduled_task(self, kind: str, schedule_key: str | None = None) -> int:
     """Beat's weekly (incremental) and monthly (full) retraining; one run per schedule
     window however often the message is delivered."""
     try:
-        run = training_run_scheduled_execute(kind=kind, schedule_key=schedule_key)
+        run = training_run_scheduled_execute(
+            kind=kind, schedule_key=schedule_key, worker=self.request.hostname or ""
+        )
     except TrainingFailedError:
         return 0  # recorded on the run; retrying would fail the same way
     return run.pk
@@ -53,5 +62,20 @@ def metrics_snapshot_task(days: int | None = None) -> list[int]:
 
 @shared_task(name="ml.tasks.training_runs_requeue_stale")
 def training_runs_requeue_stale_task() -> dict:
-    """Queue again the runs whose worker died (no heartbeat)."""
-    return training_runs_requeue_stale()
+    """The watchdog (beat, every minute, routed to the ``watchdog`` queue): queue again
+    the runs whose worker died (no heartbeat), and send the queued runs whose message
+    never reached the broker."""
+    return training_runs_recover()
+
+
+@worker_ready.connect
+def training_runs_recover_on_worker_ready(sender, **kwargs) -> None:
+    """A worker that starts takes back at once the runs its predecessor of the same
+    name lost, and sends the runs the broker never got. A failure here is logged: it
+    must not stop the worker (the watchdog tries again every minute)."""
+    try:
+        outcome = training_runs_recover(worker=sender.hostname)
+    except (DatabaseError, BrokerError) as exc:
+        logger.warning("training runs not recovered at worker start: %s", exc)
+    else:
+        logger.info("training runs recovered at worker start: %s", outcome)

@@ -69,6 +69,7 @@ from ml.services.monitoring import alert_acknowledge, alert_resolve
 from ml.services.predictions import NoActiveModelError, prediction_create
 from ml.services.training_runs import training_run_create
 from rakuten.exceptions import ApplicationError, NotFoundError
+from rakuten.throttling import rate_limit
 
 # The performance page shows this many "predicted X, seller chose Y" pairs.
 ANOMALY_PAIRS_SHOWN = 10
@@ -92,6 +93,7 @@ def staff_required(view):
 
 @login_required
 @require_POST
+@rate_limit("suggestions")
 def suggestions(request):
     """The suggestions partial of the Sell page: the active model's top 3 for what
     the seller typed so far (and the photo, or the proposed product's photo). A
@@ -246,18 +248,29 @@ def _heatmap(metrics: dict) -> list[dict]:
 
 @staff_required
 @require_http_methods(["GET", "POST"])
+@rate_limit("training_runs")
 def training(request):
     form = TrainingRunForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             options = dict(form.cleaned_data)
             run = training_run_create(
-                kind=options.pop("kind"), parameters=options, created_by=request.user
+                kind=options.pop("kind"),
+                force=options.pop("force"),
+                parameters=options,
+                created_by=request.user,
             )
         except ApplicationError as exc:
             form_add_service_error(form, exc)
         else:
-            messages.success(request, f"Training run #{run.pk} is queued.")
+            if run.enqueued_at is None:
+                messages.warning(
+                    request,
+                    f"Training run #{run.pk} is saved, but the task queue is "
+                    "unreachable: it will start once the queue is back.",
+                )
+            else:
+                messages.success(request, f"Training run #{run.pk} is queued.")
             return redirect("ml:training")
     return render(
         request,

@@ -2,6 +2,12 @@
 framework imports that module while its own generics load, and drf-spectacular
 imports those generics."""
 
+from drf_spectacular.contrib.rest_framework_simplejwt import (
+    SimpleJWTScheme,
+    TokenObtainPairSerializerExtension,
+    TokenRefreshSerializerExtension,
+    TokenVerifySerializerExtension,
+)
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from drf_spectacular.plumbing import get_doc
 
@@ -25,3 +31,22 @@ class AutoSchema(SpectacularAutoSchema):
         name = self.method.lower()
         owner = next((c for c in type(self.view).__mro__ if name in vars(c)), None)
         return (owner and get_doc(owner)) or super().get_description()
+
+
+class RevocableJWTScheme(SimpleJWTScheme):
+    """The API's authentication (simplejwt's, with revocation) is a bearer JWT."""
+
+    target_class = "accounts.authentication.JWTAuthentication"
+
+
+# accounts.api's token serializers are simplejwt's with revocation: the same schema.
+class TokenObtainSchema(TokenObtainPairSerializerExtension):
+    target_class = "accounts.api.TokenObtainPairSerializer"
+
+
+class TokenRefreshSchema(TokenRefreshSerializerExtension):
+    target_class = "accounts.api.TokenRefreshSerializer"
+
+
+class TokenVerifySchema(TokenVerifySerializerExtension):
+    target_class = "accounts.api.TokenVerifySerializer"

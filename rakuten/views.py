@@ -2,11 +2,14 @@ import math
 from datetime import timedelta
 
 from django.contrib.staticfiles import finders
+from django.db import DatabaseError
 from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.http import require_GET
+from rest_framework.exceptions import APIException
 
+from accounts.authentication import JWTAuthentication
 from rakuten.health import health_report
 
 FAVICON = "favicon.ico"
@@ -15,9 +18,31 @@ FAVICON = "favicon.ico"
 @never_cache
 @require_GET
 def healthz(request):
+    """``{"status": "ok"}`` when the database and the broker answer, ``"degraded"``
+    otherwise; 200, or 503 when the database does not answer. Only staff (a session
+    or a staff access token) get the details: each component's state, the database
+    vendor, the active model, the errors. Anyone else gets the status alone (no
+    version, hash, host or error text)."""
     healthy, report = health_report()
-    report["status"] = "ok" if healthy else "unavailable"
-    return JsonResponse(report, status=200 if healthy else 503)
+    everything_answers = all(report[part]["ok"] for part in ("database", "broker"))
+    status = "ok" if healthy and everything_answers else "degraded"
+    code = 200 if healthy else 503
+    if not _is_staff(request):
+        return JsonResponse({"status": status}, status=code)
+    return JsonResponse({**report, "status": status}, status=code)
+
+
+def _is_staff(request) -> bool:
+    """A staff session, or a valid staff access token (``Authorization: Bearer``).
+    Without a database nobody can be told apart: no details."""
+    try:
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            return user.is_platform_staff
+        authenticated = JWTAuthentication().authenticate(request)
+    except (APIException, DatabaseError):
+        return False  # a bad token, or no database: anonymous
+    return authenticated is not None and authenticated[0].is_platform_staff
 
 
 def home(request):

@@ -6,12 +6,21 @@ from django.db import connection
 from django.db.utils import OperationalError
 
 from ml.models import ModelVersion
+from rakuten.health import health_report
+
+# /healthz gives its details to staff only (tests/test_health_privacy.py); these tests
+# read them as staff.
+
+
+@pytest.fixture
+def client(client_logged_in_as, staff_user):
+    return client_logged_in_as(staff_user)
 
 
 @pytest.mark.django_db
 def test_healthz_reports_a_healthy_platform(client):
     # Given a working database and no trained model
-    # When the health endpoint is asked
+    # When staff ask the health endpoint
     response = client.get("/healthz")
     # Then it answers 200 with each component's state
     assert response.status_code == 200
@@ -59,10 +68,10 @@ def test_healthz_stays_up_when_only_the_broker_is_down(client):
     down = {"ok": False, "error": "Error 111 connecting to 127.0.0.1:6399."}
     with mock.patch("rakuten.health._broker", return_value=down):
         response = client.get("/healthz")
-    # Then the platform is still healthy (the database answers), the broker is reported
+    # Then the platform is up (the database answers) but degraded, the broker reported
     assert response.status_code == 200
     assert response.json()["broker"] == down
-    assert response.json()["status"] == "ok"
+    assert response.json()["status"] == "degraded"
 
 
 @pytest.mark.django_db
@@ -71,11 +80,11 @@ def test_healthz_is_503_when_the_database_check_fails(client):
     failed = {"ok": False, "error": "Can't connect to MySQL server"}
     with mock.patch("rakuten.health._database", return_value=failed):
         response = client.get("/healthz")
-    # Then the endpoint answers 503 "unavailable"
+    # Then the endpoint answers 503 "degraded"
     assert response.status_code == 503
     body = response.json()
     assert body["database"] == failed
-    assert body["status"] == "unavailable"
+    assert body["status"] == "degraded"
 
 
 @pytest.mark.django_db
@@ -83,16 +92,19 @@ def test_healthz_is_503_when_the_database_raises(client):
     # Given every database cursor fails (the server is gone)
     error = OperationalError('(2002, "Can\'t connect to server")\nsecond line')
     with mock.patch.object(connection, "cursor", side_effect=error):
+        healthy, report = health_report()
         response = client.get("/healthz")
-    # Then the error's first line is reported and the model is unknown, not a 500
-    assert response.status_code == 503
-    body = response.json()
-    assert body["database"] == {
+    # Then the report has the error's first line and the model is unknown, not a 500
+    assert healthy is False
+    assert report["database"] == {
         "ok": False,
         "error": '(2002, "Can\'t connect to server")',
     }
-    assert body["model"] == {"active": None}
-    assert body["status"] == "unavailable"
+    assert report["model"] == {"active": None}
+    # and the endpoint answers 503, with the status alone (without a database, the
+    # session cannot tell staff from anyone)
+    assert response.status_code == 503
+    assert response.json() == {"status": "degraded"}
 
 
 @pytest.mark.django_db

@@ -8,6 +8,12 @@ from ml.models import ModelVersion, TrainingRun
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture
+def client(client_logged_in_as, staff_user):
+    """The details of /healthz are for staff."""
+    return client_logged_in_as(staff_user)
+
+
 def _starter_run(**fields) -> TrainingRun:
     return TrainingRun.objects.create(
         parameters={

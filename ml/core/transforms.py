@@ -48,6 +48,9 @@ __all__ = [
     "image_transform",
     "read_image_bytes",
     "open_image",
+    "check_image_size",
+    "MAX_IMAGE_PIXELS",
+    "MAX_IMAGE_ASPECT_RATIO",
     "image_tensor",
     "preprocessing_config",
     "TRANSFORMS_VERSION",
@@ -61,6 +64,13 @@ IMAGE_SIZE = 224
 RESIZE_SIZE = 256
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+
+#: The largest photo :func:`open_image` decodes, read from the header before any
+#: decoding: a 216-byte 2 x 20,000 PNG or a 76 KB 1 x 39,000,000 PNG would otherwise
+#: cost gigabytes to decode and resize. The web app's ``IMAGE_MAX_PIXELS`` and
+#: ``IMAGE_MAX_ASPECT_RATIO`` settings default to the same values (a test checks).
+MAX_IMAGE_PIXELS = 25_000_000
+MAX_IMAGE_ASPECT_RATIO = 10.0
 
 #: What :func:`open_image` accepts: a path, raw bytes, a binary file object, or
 #: ``None`` for "no photo".
@@ -233,17 +243,47 @@ def _to_rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
 
 
+def check_image_size(
+    width: int,
+    height: int,
+    *,
+    max_pixels: int = MAX_IMAGE_PIXELS,
+    max_aspect_ratio: float = MAX_IMAGE_ASPECT_RATIO,
+) -> None:
+    """Raise :class:`~ml.core.errors.InvalidImageError` for an image of ``width`` x
+    ``height`` over the pixel budget or with a longer side more than
+    ``max_aspect_ratio`` times its shorter one (call it on the header's size, before
+    decoding)."""
+    if width < 1 or height < 1:
+        raise InvalidImageError(f"image has no pixels ({width} x {height})")
+    if width * height > max_pixels:
+        raise InvalidImageError(
+            f"image has too many pixels ({width} x {height}, more than {max_pixels})"
+        )
+    if max(width, height) > max_aspect_ratio * min(width, height):
+        raise InvalidImageError(
+            f"image is too elongated ({width} x {height}, more than "
+            f"{max_aspect_ratio:g}:1)"
+        )
+
+
 def open_image(source: ImageSource) -> Image.Image | None:
     """Decode ``source`` into an RGB :class:`PIL.Image.Image`; ``None`` stays ``None``.
 
     EXIF orientation is applied. Raises :class:`~ml.core.errors.InvalidImageError` on
-    unreadable or undecodable data.
+    unreadable or undecodable data, and, before decoding, on an image over
+    :data:`MAX_IMAGE_PIXELS` or :data:`MAX_IMAGE_ASPECT_RATIO`
+    (:func:`check_image_size`).
     """
     data = read_image_bytes(source)
     if data is None:
         return None
     try:
-        img = Image.open(io.BytesIO(data))
+        img = Image.open(io.BytesIO(data))  # reads the header only
+    except Exception as exc:  # PIL raises many types on malformed data
+        raise InvalidImageError(f"cannot decode image: {exc}") from exc
+    check_image_size(*img.size)
+    try:
         img.load()
         img = ImageOps.exif_transpose(img)
         return _to_rgb(img)

@@ -1,5 +1,5 @@
 """Scheduled retraining, exactly once per schedule window, and the recovery of runs
-whose worker died."""
+whose worker died or whose message never reached the broker (the watchdog)."""
 
 from datetime import datetime, timedelta
 
@@ -13,9 +13,12 @@ from ml.models import (
 )
 from ml.options import training_options_clean, training_options_pick
 from ml.selectors.model_versions import model_version_get_active
+from ml.services.training_queue import (
+    training_run_enqueue_on_commit,
+    training_runs_send_pending,
+)
 from ml.services.training_runs import training_run_execute
 from rakuten.exceptions import ApplicationError
-from rakuten.queueing import enqueue_on_commit
 
 
 def schedule_key_for(*, kind: str, now: datetime | None = None) -> str:
@@ -67,31 +70,72 @@ def training_run_schedule(
 
 
 def training_run_scheduled_execute(
-    *, kind: str, schedule_key: str | None = None
+    *, kind: str, schedule_key: str | None = None, worker: str = ""
 ) -> TrainingRun:
     """Beat's retraining: find or create the window's run and execute it here (the
     task already runs on the ``ml`` queue). A second delivery finds the run finished
     or running and does nothing."""
     run, _ = training_run_schedule(kind=kind, schedule_key=schedule_key)
-    return training_run_execute(run_id=run.pk)
+    return training_run_execute(run_id=run.pk, worker=worker)
 
 
 def training_runs_requeue_stale(*, now: datetime | None = None) -> dict[str, list]:
     """Runs marked running whose heartbeat is older than ``ML_STALE_RUN_SECONDS`` lost
     their worker. Each is queued again once (it resumes from its last checkpoint, as
-    the same run id keeps the same work folder); a second staleness marks it failed.
+    the same run id keeps the same work folder); a second loss marks it failed.
     Returns ``{"requeued": [ids], "failed": [ids]}``."""
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=settings.ML_STALE_RUN_SECONDS)
-    outcome: dict[str, list] = {"requeued": [], "failed": []}
     stale = TrainingRun.objects.filter(
         status=TrainingRun.Status.RUNNING, heartbeat_at__lt=cutoff
-    ).values_list("pk", flat=True)
-    for run_id in list(stale):
+    )
+    return _training_runs_requeue_lost(
+        stale,
+        still_lost=lambda run: run.heartbeat_at < cutoff,
+        reason=lambda run: f"no heartbeat since {run.heartbeat_at:%Y-%m-%d %H:%M:%S}",
+        now=now,
+    )
+
+
+def training_runs_recover(
+    *, worker: str | None = None, now: datetime | None = None
+) -> dict[str, list]:
+    """The watchdog (beat, every minute) and a starting worker (``worker``: its node
+    name): send the queued runs whose message never reached the broker, and queue
+    again the runs whose worker died: those with a stale heartbeat, and, when
+    ``worker`` is given, those that the worker of that name was running before it
+    started again (it is their worker's successor, so their worker is gone).
+    Returns ``{"requeued": [ids], "failed": [ids], "sent": [ids]}``."""
+    now = now or timezone.now()
+    outcome = training_runs_requeue_stale(now=now)
+    if worker:
+        lost = TrainingRun.objects.filter(
+            status=TrainingRun.Status.RUNNING,
+            worker__startswith=f"{worker} ",
+            started_at__lt=now,
+        )
+        more = _training_runs_requeue_lost(
+            lost,
+            still_lost=lambda run: run.worker.startswith(f"{worker} "),
+            reason=lambda run: f"its worker {run.worker} stopped ({worker} restarted)",
+            now=now,
+        )
+        for key in ("requeued", "failed"):
+            outcome[key] += more[key]
+    outcome["sent"] = training_runs_send_pending(now=now)
+    return outcome
+
+
+def _training_runs_requeue_lost(
+    runs, *, still_lost, reason, now: datetime
+) -> dict[str, list]:
+    outcome: dict[str, list] = {"requeued": [], "failed": []}
+    for run_id in list(runs.values_list("pk", flat=True)):
         with transaction.atomic():
             run = TrainingRun.objects.select_for_update().get(pk=run_id)
-            if run.status != TrainingRun.Status.RUNNING or run.heartbeat_at >= cutoff:
+            if run.status != TrainingRun.Status.RUNNING or not still_lost(run):
                 continue  # it moved on while we looked
+            why = reason(run)
             if run.attempts >= 1:
                 run.status = TrainingRun.Status.FAILED
                 run.error = "The worker stopped twice (no heartbeat): gave up."
@@ -102,14 +146,13 @@ def training_runs_requeue_stale(*, now: datetime | None = None) -> dict[str, lis
             else:
                 run.status = TrainingRun.Status.QUEUED
                 run.attempts += 1
-                run.save(update_fields=["status", "attempts"])
-                enqueue_on_commit("ml.tasks.training_run_execute", run.pk)
+                run.enqueued_at = None  # the outbox: sent on commit, or again later
+                run.worker = ""
+                run.save(update_fields=["status", "attempts", "enqueued_at", "worker"])
+                training_run_enqueue_on_commit(run_id=run.pk)
                 outcome["requeued"].append(run.pk)
                 verb = "training_run.requeued"
             audit_event_record(
-                verb=verb,
-                obj=run,
-                message=f"no heartbeat since {run.heartbeat_at:%Y-%m-%d %H:%M:%S}",
-                data={"attempts": run.attempts},
+                verb=verb, obj=run, message=why, data={"attempts": run.attempts}
             )
     return outcome

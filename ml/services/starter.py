@@ -9,8 +9,8 @@ from catalog.models import Product
 from ml.models import TrainingRun
 from ml.selectors.model_versions import model_version_get_active
 from ml.selectors.training_runs import training_run_get_activating
+from ml.services.training_queue import training_run_enqueue_on_commit
 from ml.services.training_runs import training_run_create
-from rakuten.queueing import enqueue_on_commit
 
 STARTER_PARAMETERS = {"text_only": True, "epochs": 10, "activate": True}
 
@@ -33,5 +33,5 @@ def starter_model_request() -> TrainingRun | None:
         # it): set on the row, before the worker can read it.
         run.parameters = {**run.parameters, "is_demo": True}
         run.save(update_fields=["parameters"])
-        enqueue_on_commit("ml.tasks.training_run_execute", run.pk)
+        training_run_enqueue_on_commit(run_id=run.pk)
     return run

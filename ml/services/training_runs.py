@@ -4,6 +4,7 @@ failure, skip) and register its result as a model version. The pure core under
 database."""
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -24,9 +25,9 @@ from ml.selectors.model_versions import model_version_get_active
 from ml.services.gate import model_version_gate_apply, model_version_gate_score
 from ml.services.model_versions import model_version_activate
 from ml.services.training_data import training_samples_confirmed
+from ml.services.training_queue import training_run_enqueue_on_commit
 from ml.validation import too_few_validation_products_warning
 from rakuten.exceptions import ApplicationError
-from rakuten.queueing import enqueue_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -54,21 +55,54 @@ def training_run_create(
     kind: str = TrainingRun.Kind.FULL,
     created_by=None,
     enqueue: bool = True,
+    force: bool = False,
 ) -> TrainingRun:
-    """Record a training run; queue it on the ``ml`` queue once the row is committed."""
+    """Record a training run; queue it on the ``ml`` queue once the row is committed
+    (``enqueued_at`` stays empty if the broker was unreachable: it is sent later).
+
+    A person (``created_by``) may not queue a full run while another full run is
+    queued or running, unless ``force``: a full run takes the worker for hours, and a
+    second one is far more often a double click or a script gone wrong than a need."""
     parameters = training_options_clean(parameters)
     with transaction.atomic():
+        if kind == TrainingRun.Kind.FULL and created_by is not None and not force:
+            _full_run_in_flight_refuse()
         run = TrainingRun.objects.create(
             parameters=parameters, kind=kind, created_by=created_by
         )
         if enqueue:
-            enqueue_on_commit("ml.tasks.training_run_execute", run.pk)
+            # The outbox: sent once committed; if the broker is unreachable the run
+            # stays queued (no ``enqueued_at``) and the watchdog sends it later.
+            training_run_enqueue_on_commit(run_id=run.pk)
+    if enqueue and not transaction.get_connection().in_atomic_block:
+        run.refresh_from_db(fields=["enqueued_at", "celery_task_id"])
     return run
 
 
-def training_run_execute(*, run_id: int, log: Callable[[str], None] | None = None):
+def _full_run_in_flight_refuse() -> None:
+    in_flight = (
+        TrainingRun.objects.select_for_update()
+        .filter(
+            kind=TrainingRun.Kind.FULL,
+            status__in=[TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING],
+        )
+        .order_by("pk")
+        .first()
+    )
+    if in_flight is not None:
+        raise ApplicationError(
+            f"Full training run #{in_flight.pk} is already {in_flight.status}: wait "
+            "for it to finish, or force a second one.",
+            extra={"force": ["Tick to queue a second full run anyway."]},
+        )
+
+
+def training_run_execute(
+    *, run_id: int, log: Callable[[str], None] | None = None, worker: str = ""
+):
     """Train for a queued run and register the result as a ready model version. Safe to
-    call twice: a run that already finished is left alone."""
+    call twice: a run that already finished is left alone. ``worker`` names the
+    worker node executing it ("celery@host"), recorded with this process's id."""
     from ml.core.bundles import load_bundle, save_bundle
     from ml.core.config import TrainingConfig
     from ml.core.errors import MLError
@@ -80,13 +114,14 @@ def training_run_execute(*, run_id: int, log: Callable[[str], None] | None = Non
         run = TrainingRun.objects.select_for_update().get(pk=run_id)
         if run.status != TrainingRun.Status.QUEUED:
             # Finished, or running on another worker (a second delivery of the same
-            # message). A run whose worker died is queued again by
-            # ``training_runs_requeue_stale``, never taken over here.
+            # message). A run whose worker died is queued again by the watchdog or
+            # its restarted worker (``training_runs_recover``), never taken over here.
             return run
         run.status = TrainingRun.Status.RUNNING
         run.started_at = run.started_at or timezone.now()
         run.heartbeat_at = timezone.now()
-        run.save(update_fields=["status", "started_at", "heartbeat_at"])
+        run.worker = f"{worker or 'in-process'} {os.getpid()}"
+        run.save(update_fields=["status", "started_at", "heartbeat_at", "worker"])
         audit_event_record(
             verb="training_run.started",
             obj=run,

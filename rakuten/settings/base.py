@@ -6,6 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"  # git-ignored: SQLite files, media, model artefacts, caches
@@ -36,6 +37,7 @@ INSTALLED_APPS = [
     "django_celery_results",
     "django_celery_beat",
     "django_htmx",
+    "csp",
     "axes",
     "accounts",
     "audit",
@@ -52,6 +54,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",  # Content-Security-Policy (below)
     "django_htmx.middleware.HtmxMiddleware",
     # Last, as django-axes requires: it turns a lock-out into a 429 response.
     "axes.middleware.AxesMiddleware",
@@ -136,6 +139,13 @@ STORAGES = {
 }
 # Largest accepted upload (a product photo), in bytes.
 PRODUCT_IMAGE_MAX_BYTES = env.int("PRODUCT_IMAGE_MAX_BYTES", default=5 * 1024 * 1024)
+# A photo's pixel budget and the most elongated shape accepted (longer side / shorter
+# side), judged from the header before anything is decoded: a 200-byte PNG can declare
+# 2 x 20,000 or 1 x 39,000,000 pixels. The ML core's own ceilings
+# (ml.core.transforms.MAX_IMAGE_PIXELS, MAX_IMAGE_ASPECT_RATIO) have the same values:
+# raising these lets a photo in that the image branch will then ignore.
+IMAGE_MAX_PIXELS = env.int("IMAGE_MAX_PIXELS", default=25_000_000)
+IMAGE_MAX_ASPECT_RATIO = env.float("IMAGE_MAX_ASPECT_RATIO", default=10.0)
 
 # --- Celery -------------------------------------------------------------------------
 # With no broker server the default is kombu's SQLAlchemy transport on a SQLite file, so
@@ -152,18 +162,28 @@ CELERY_TASK_STORE_EAGER_RESULT = True
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_ROUTES = {"ml.tasks.*": {"queue": "ml"}}
+# The watchdog (stale and unsent training runs) has a queue of its own, so that it never
+# waits behind queued training runs; every other ml task goes to the ml queue. A worker
+# must consume default, ml and watchdog (run_platform's does).
+CELERY_TASK_ROUTES = {
+    "ml.tasks.training_runs_requeue_stale": {"queue": "watchdog"},
+    "ml.tasks.*": {"queue": "ml"},
+}
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A message not acknowledged within this time is delivered again: longer than the
+# training tasks' hard time limit (ml.tasks.TRAINING_TIME_LIMIT, 3 h 05; a test
+# checks), so a run is never delivered twice while it trains. A run whose worker died
+# does not wait for it: the restarted worker or the watchdog queues it again.
+REDIS_VISIBILITY_TIMEOUT = 4 * 3600
 if CELERY_BROKER_URL.startswith("redis"):
-    # A message not acknowledged within this time is delivered again: longer than the
-    # longest training run (late acknowledgement). kombu's SQLAlchemy transport hands
-    # every option to create_engine(), so it gets none.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 4 * 3600}
+    # kombu's SQLAlchemy transport hands every option to create_engine(), so it gets
+    # none.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": REDIS_VISIBILITY_TIMEOUT}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
 
@@ -172,7 +192,8 @@ REST_FRAMEWORK = {
     # JWT only: no session or basic authentication, so the API cannot be used
     # without a token (and there is no switch to turn authentication off).
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        # simplejwt's, refusing tokens revoked by a password change or a log-out.
+        "accounts.authentication.JWTAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
@@ -180,20 +201,56 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "rakuten.drf.exception_handler",
     "DEFAULT_PAGINATION_CLASS": "rakuten.drf.Pagination",
     "PAGE_SIZE": 20,
-    # Counted in the default cache. Views with a ``throttle_scope`` (predict,
-    # token) also get that scope's rate.
+    # Counted in the shared cache (CACHES below), keyed by the user or by the client
+    # address of rakuten.clientip (TRUSTED_PROXY_COUNT). Views with a
+    # ``throttle_scope`` (predict, token, training_runs) also get that scope's rate;
+    # the Django views decorated with rakuten.throttling.rate_limit (suggestions,
+    # signup, training_runs) use the same rates.
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
-        "rest_framework.throttling.ScopedRateThrottle",
+        "rakuten.throttling.AnonRateThrottle",
+        "rakuten.throttling.UserRateThrottle",
+        "rakuten.throttling.ScopedRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": "60/minute",
-        "user": "1000/minute",
+        "user": env("API_THROTTLE_USER", default="1000/minute"),
         "predict": env("API_THROTTLE_PREDICT", default="60/minute"),
         "token": "20/minute",
+        "suggestions": env("THROTTLE_SUGGESTIONS", default="60/minute"),
+        "signup": env("THROTTLE_SIGNUP", default="10/hour"),
+        "training_runs": env("THROTTLE_TRAINING_RUNS", default="10/hour"),
     },
 }
+# --- Shared cache and trusted proxies ----------------------------------------------
+# Throttles count here, shared by every web process: Redis when CACHE_URL is set
+# (redis://HOST:6379/1: a database of its own, not the broker's, since clearing the
+# cache empties its whole database), else a table of the database (created after each
+# migrate: rakuten.cache).
+CACHE_URL = env("CACHE_URL", default="")
+if CACHE_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            "KEY_PREFIX": "rakuten",
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "rakuten_cache",
+            # Past MAX_ENTRIES Django deletes a third of the entries (throttle counts
+            # included): far above the default 300, so counts are not reset early.
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        }
+    }
+# How many reverse proxies in front of the platform append to X-Forwarded-For (0: the
+# header is ignored, the client is REMOTE_ADDR). One value for DRF's throttles, the page
+# throttles and django-axes (rakuten.clientip.client_ip).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+REST_FRAMEWORK["NUM_PROXIES"] = TRUSTED_PROXY_COUNT
+
 # A JSON body may carry a photo in base64 (4/3 of its size): let the largest photo
 # through, so that image_check, not Django, answers "too large".
 DATA_UPLOAD_MAX_MEMORY_SIZE = PRODUCT_IMAGE_MAX_BYTES * 4 // 3 + 1024 * 1024
@@ -209,12 +266,17 @@ SIMPLE_JWT = {
     "AUTH_HEADER_TYPES": ("Bearer",),
 }
 
-# Log-in throttling (django-axes): after AXES_FAILURE_LIMIT failures for one
-# username from one IP address, the web log-in, the admin log-in and ``token/``
-# refuse even the right password until the cool-off time has passed.
+# Log-in throttling (django-axes): after AXES_FAILURE_LIMIT failures for one username
+# (from any address) or from one client address (for any username), the web log-in,
+# the admin log-in and ``token/`` refuse even the right password until the cool-off
+# time has passed since the failure that locked. Failures during a lock-out are not
+# recorded, so they cannot extend it: AXES_COOLOFF_TIME is the cap. The client address
+# is rakuten.clientip's (TRUSTED_PROXY_COUNT), as for the API's throttles.
 AXES_FAILURE_LIMIT = 5
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_PARAMETERS = [["username"], ["ip_address"]]
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_CLIENT_IP_CALLABLE = "rakuten.clientip.client_ip"
 AXES_RESET_ON_SUCCESS = True
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
 # The lock-out page: styled, with the navigation, saying when to try again.
@@ -232,6 +294,30 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ModelVersionStatusEnum": "ml.models.ModelVersion.Status",
         "TrainingRunStatusEnum": "ml.models.TrainingRun.Status",
+    },
+}
+
+# --- Content-Security-Policy (django-csp) -------------------------------------------
+# Every page may run scripts and load stylesheets, images, fonts and XHR from this
+# origin only: the vendored files (static/vendor/, the admin's, the API docs'
+# sidecar) and the platform's own static/js and static/css. No inline script, no
+# event-handler attribute, no eval, no <style> element, no CDN, no frame. Allowed
+# beyond that: images as data: URIs (Bootstrap's and Swagger UI's CSS icons) and style
+# attributes (style-src-attr: progress bar widths and the confusion matrix's shades,
+# which are data; an attribute styles its own element and runs nothing).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "style-src-attr": [UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
     },
 }
 
@@ -253,8 +339,9 @@ ML_ALERT_MIN_PRODUCTS = env.int("ML_ALERT_MIN_PRODUCTS", default=50)
 ML_ALERT_MIN_CATEGORY_SUPPORT = env.int("ML_ALERT_MIN_CATEGORY_SUPPORT", default=20)
 # An opened alert queues an incremental retraining (one per alert).
 ML_ALERT_TRIGGERS_RETRAINING = env.bool("ML_ALERT_TRIGGERS_RETRAINING", default=False)
-# A running training run whose heartbeat is older than this is queued again (once).
-ML_STALE_RUN_SECONDS = env.int("ML_STALE_RUN_SECONDS", default=300)
+# A running training run whose heartbeat is older than this is queued again (once) by
+# the watchdog (every minute); a run beats every 30 s while it trains.
+ML_STALE_RUN_SECONDS = env.int("ML_STALE_RUN_SECONDS", default=120)
 # A candidate is promoted automatically only if its weighted F1 on the evaluation
 # slice, and on the slice's recent window (products confirmed since the active model
 # was made, within ML_METRICS_WINDOW_DAYS; checked from ML_GATE_MIN_RECENT_PRODUCTS

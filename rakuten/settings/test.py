@@ -28,6 +28,11 @@ CELERY_BROKER_URL = env(
     default=f"sqla+sqlite:///{VAR_DIR / 'test-celery-broker.sqlite3'}",
 )
 
+# Tests run in one process and clear the cache between tests (tests/conftest.py): the
+# memory cache, unless CACHE_URL points at a Redis database of the test run's own.
+if not env("CACHE_URL", default=""):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
 VAR_DIR.mkdir(exist_ok=True)
 # WhiteNoise warns on every start when STATIC_ROOT is missing (no collectstatic here).
 os.makedirs(str(STATIC_ROOT), exist_ok=True)

@@ -63,9 +63,10 @@ def test_the_beat_schedules_are_in_the_database():
         "ml: requeue stale training runs": (
             "ml.tasks.training_runs_requeue_stale",
             "[]",
-            "ml",
+            "watchdog",
         ),
     }
+    assert tasks["ml: requeue stale training runs"][3] == "every minute"
     assert tasks["ml: weekly incremental retraining"][3].startswith("0 3 * * 1")
     assert tasks["ml: monthly full retraining"][3].startswith("0 4 1 * *")
 

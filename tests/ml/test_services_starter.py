@@ -139,5 +139,48 @@ def test_run_platform_queues_the_starter_model_and_starts_at_once(
         f"#{run.pk}, queued); it is activated when done. Watch it on "
         "http://127.0.0.1:8765/products/new/ (sellers), "
         "http://127.0.0.1:8765/staff/training/ (staff) or "
-        "http://127.0.0.1:8765/healthz."
+        "http://127.0.0.1:8765/healthz (details for staff)."
     ) in out
+
+
+@pytest.mark.parametrize(
+    ("debug", "server", "web"),
+    [
+        (True, "auto", ["manage.py", "runserver", "127.0.0.1:8765", "--noreload"]),
+        (
+            False,
+            "runserver",
+            ["manage.py", "runserver", "127.0.0.1:8765", "--noreload"],
+        ),
+        (
+            False,
+            "auto",
+            ["-m", "gunicorn", "rakuten.wsgi", "--workers", "2", "--threads", "4"]
+            + ["--timeout", "60", "-b", "127.0.0.1:8765"],
+        ),
+    ],
+)
+def test_run_platform_serves_with_gunicorn_unless_debugging(
+    settings, monkeypatch, debug, server, web
+):
+    # Given the local settings (DEBUG on) or production-like ones (DEBUG off)
+    from django.core.management import call_command
+
+    import ml.management.commands.run_platform as command
+
+    settings.DEBUG = debug
+    started = []
+    monkeypatch.setattr(command, "run_processes", lambda specs: started.extend(specs))
+    # When `manage.py run_platform` starts the processes
+    with pytest.raises(SystemExit):
+        call_command(
+            "run_platform",
+            "--addr",
+            "127.0.0.1:8765",
+            "--no-bootstrap",
+            "--server",
+            server,
+        )
+    # Then the web process is Django's development server only when debugging
+    assert started[0].name == "web"
+    assert list(started[0].argv[1:]) == web

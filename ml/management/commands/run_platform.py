@@ -1,5 +1,8 @@
 import sys
 
+from django.conf import settings
+from django.contrib.staticfiles.storage import ManifestFilesMixin
+from django.core.files.storage import storages
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
@@ -9,6 +12,9 @@ from catalog.services.imports import demo_catalogue_ensure
 from ml.selectors.model_versions import model_version_get_active
 from ml.services.starter import starter_model_request
 from rakuten.supervisor import ProcessSpec, run_processes
+
+# The production web server's options (Dockerfile, docker-compose.yml, .ci/run).
+GUNICORN_ARGS = ("--workers", "2", "--threads", "4", "--timeout", "60")
 
 DEMO_ACCOUNTS = (
     ("staff", "staff-demo-2026", User.Role.STAFF),
@@ -27,6 +33,15 @@ class Command(BaseCommand):
         parser.add_argument("--addr", default="127.0.0.1:8000")
         parser.add_argument(
             "--no-bootstrap", action="store_true", help="skip demo data and model"
+        )
+        parser.add_argument(
+            "--server",
+            choices=["auto", "runserver", "gunicorn"],
+            default="auto",
+            help="the web server: auto (the default) is Django's development server "
+            "with DEBUG on (the local settings) and gunicorn, the production server, "
+            "with DEBUG off (the production settings); with the production "
+            "static storage, collectstatic runs first",
         )
 
     def handle(self, *args, **options):
@@ -53,12 +68,19 @@ class Command(BaseCommand):
         celery = [python, "-m", "celery", "-A", "rakuten"]
         code = run_processes(
             [
-                ProcessSpec(
-                    "web", [python, "manage.py", "runserver", addr, "--noreload"]
-                ),
+                ProcessSpec("web", self._web_server(options["server"], addr)),
                 ProcessSpec(
                     "worker",
-                    [*celery, "worker", "-Q", "default,ml", "-c", "2", "-l", "info"],
+                    [
+                        *celery,
+                        "worker",
+                        "-Q",
+                        "default,ml,watchdog",
+                        "-c",
+                        "2",
+                        "-l",
+                        "info",
+                    ],
                 ),
                 ProcessSpec(
                     "beat",
@@ -68,6 +90,17 @@ class Command(BaseCommand):
         )
         self.stdout.write("Stopped.")
         sys.exit(code)
+
+    def _web_server(self, choice: str, addr: str) -> list[str]:
+        """The web process: runserver (development, DEBUG on) or gunicorn
+        (production, as in the Dockerfile; the static files collected first)."""
+        python = sys.executable
+        if choice == "runserver" or (choice == "auto" and settings.DEBUG):
+            return [python, "manage.py", "runserver", addr, "--noreload"]
+        if isinstance(storages["staticfiles"], ManifestFilesMixin):
+            # (production) every page needs the manifest that collectstatic writes
+            call_command("collectstatic", interactive=False, verbosity=0)
+        return [python, "-m", "gunicorn", "rakuten.wsgi", *GUNICORN_ARGS, "-b", addr]
 
     def _starter_model(self, addr: str) -> None:
         """Queue the starter model (trained by the worker, not here) and say where to
@@ -85,5 +118,5 @@ class Command(BaseCommand):
             f"No active model yet: {what} trains on the worker (training run "
             f"#{run.pk}, {run.status}); it is activated when done. Watch it on "
             f"http://{addr}/products/new/ (sellers), http://{addr}/staff/training/ "
-            f"(staff) or http://{addr}/healthz."
+            f"(staff) or http://{addr}/healthz (details for staff)."
         )
