@@ -106,7 +106,9 @@ def score(bundle, test: list[Sample], labels: list[str]) -> dict:
     for calibrated in (True, False):
         predictor = Predictor(bundle.path, bundle.sha256, calibrated=calibrated)
         index = {label: i for i, label in enumerate(predictor.labels)}
-        results = predictor.predict_batch(items, top_k=len(predictor.labels))
+        results = predictor.predict_batch(
+            items, top_k=len(predictor.labels), all_branches=True
+        )
         import torch
 
         probs = torch.zeros(len(items), len(predictor.labels))

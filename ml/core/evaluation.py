@@ -28,7 +28,9 @@ def evaluate_items(
     for start in range(0, len(items), batch_size):
         chunk = items[start : start + batch_size]
         for item, result in zip(
-            chunk, predictor.predict_batch(chunk, top_k=1), strict=True
+            chunk,
+            predictor.predict_batch(chunk, top_k=1, all_branches=True),
+            strict=True,
         ):
             label = str(item["label"])
             y_true.append(label)

@@ -181,8 +181,10 @@ class Predictor:
         description: str | None = None,
         image: ImageSource = None,
         top_k: int = 3,
+        all_branches: bool = False,
     ) -> PredictionResult:
-        """Predict the category of one product.
+        """Predict the category of one product (``all_branches``: see
+        :meth:`predict_batch`).
 
         Raises:
             InvalidImageError: ``image`` is given but cannot be decoded.
@@ -191,27 +193,41 @@ class Predictor:
         """
         started = time.perf_counter()
         item = {"title": title, "description": description, "image": image}
-        result = self._predict_many([item], top_k)[0]
+        result = self._predict_many([item], top_k, all_branches=all_branches)[0]
         latency = (time.perf_counter() - started) * 1000.0
         return _with_latency(result, latency)
 
     def predict_batch(
-        self, items: Sequence[Mapping[str, Any]], top_k: int = 3
+        self,
+        items: Sequence[Mapping[str, Any]],
+        top_k: int = 3,
+        *,
+        all_branches: bool = False,
     ) -> list[PredictionResult]:
         """Predict many products at once (mappings with ``title``,
         ``description`` and ``image`` keys); ``latency_ms`` is the per-item share.
 
+        A text branch whose fusion weight is 0 cannot change the result while
+        another text branch weighs more, so it is not computed (its ``branch_top``
+        is ``None``); ``all_branches=True`` computes it anyway (evaluation scores
+        every branch).
+
         Raises the same errors as :meth:`predict`; the message names the item.
         """
         started = time.perf_counter()
-        results = self._predict_many(items, top_k)
+        results = self._predict_many(items, top_k, all_branches=all_branches)
         share = (time.perf_counter() - started) * 1000.0 / max(len(items), 1)
         return [_with_latency(result, share) for result in results]
 
     def _predict_many(
-        self, items: Sequence[Mapping[str, Any]], top_k: int
+        self,
+        items: Sequence[Mapping[str, Any]],
+        top_k: int,
+        *,
+        all_branches: bool = False,
     ) -> list[PredictionResult]:
         bundle = self.bundle
+        skipped = set() if all_branches else _unweighted_text_branches(bundle.fusion)
         texts = [product_text(i.get("title"), i.get("description")) for i in items]
         images = []
         for index, item in enumerate(items):
@@ -233,11 +249,19 @@ class Predictor:
                 )
         try:
             with torch.inference_mode():
-                probs = self._branch_probs(bundle, items, texts, images, has_text)
+                probs = self._branch_probs(
+                    bundle, items, texts, images, has_text, skipped
+                )
         except RuntimeError as exc:
             raise MLError(f"prediction failed: {exc}") from exc
         fusion = self._fusion(bundle)
-        available = {name: has_image if name == "image" else has_text for name in probs}
+        nothing = torch.zeros_like(has_text)
+        available = {
+            name: nothing
+            if name in skipped
+            else (has_image if name == "image" else has_text)
+            for name in probs
+        }
         fused = apply_temperature(
             fuse(probs, available, fusion["weights"]), fusion["fused_temperature"]
         )
@@ -268,6 +292,7 @@ class Predictor:
         texts: list[str],
         images: list[Any],
         has_text: torch.Tensor,
+        skipped: set[str],
     ) -> dict[str, torch.Tensor]:
         """Each branch's calibrated probabilities ``[N, C]`` (zero rows where the
         branch cannot see the product), in the bundle's branch order."""
@@ -282,6 +307,9 @@ class Predictor:
         )
         for name in order:
             p = torch.zeros(len(items), n_classes)
+            if name in skipped:
+                probs[name] = p
+                continue
             if name == "text" and text_rows:
                 ids = encode_texts(
                     bundle.tokenizer,
@@ -336,7 +364,7 @@ class Predictor:
         )
         return PredictionResult(
             top=_ranked(labels, fused)[: max(top_k, 1)],
-            text_probs=_as_dict(labels, probs["text"]) if has_text else None,
+            text_probs=_as_dict(labels, probs["text"]) if available["text"] else None,
             image_probs=_as_dict(labels, probs["image"]) if has_image else None,
             branch_top={
                 name: _ranked(labels, p)[0] if available[name] else None
@@ -347,6 +375,19 @@ class Predictor:
             bundle_sha256=self.bundle.sha256,
             shares=shares(self.bundle.fusion["weights"], available),
         )
+
+
+_TEXT_BRANCHES = ("text", "tfidf", "sentence")
+
+
+def _unweighted_text_branches(fusion: Mapping[str, Any]) -> set[str]:
+    """Text branches of weight 0 beside a text branch that weighs more: they cannot
+    change a fused probability (every row that has text has that other branch)."""
+    weights = fusion["weights"]
+    text = [name for name in fusion["branches"] if name in _TEXT_BRANCHES]
+    if not any(float(weights[name]) > 0 for name in text):
+        return set()
+    return {name for name in text if float(weights[name]) == 0.0}
 
 
 def _as_dict(labels: list[str], probs: torch.Tensor) -> dict[str, float]:

@@ -117,7 +117,9 @@ def test_trained_text_model_predicts_its_keywords(text_bundle):
 def test_text_only_prediction_shape(text_bundle):
     predictor = Predictor(text_bundle.path, text_bundle.sha256)
 
-    result = predictor.predict(title="lot de couteau", image=PHOTO, top_k=2)
+    result = predictor.predict(
+        title="lot de couteau", image=PHOTO, top_k=2, all_branches=True
+    )
 
     assert result.used == "text"
     assert len(result.top) == 2
@@ -246,3 +248,26 @@ def test_optimized_backbone_predicts_like_eager_mode(image_bundle, image_predict
     assert len(results) == 3
     for fast in results:
         assert fast.image_probs == pytest.approx(eager.image_probs, abs=1e-4)
+
+
+def test_serving_skips_a_text_branch_that_weighs_nothing(text_bundle, tmp_path):
+    predictor = Predictor(text_bundle.path, text_bundle.sha256)
+    fusion = predictor.bundle.fusion
+    every = predictor.predict(title="lot de couteau", all_branches=True)
+    weights = {"text": 0.0, "tfidf": 0.7, "sentence": 0.3}
+    object.__setattr__(
+        predictor.bundle,
+        "metadata",
+        {**predictor.bundle.metadata, "fusion": {**fusion, "weights": weights}},
+    )
+
+    served = predictor.predict(title="lot de couteau", top_k=3)
+    computed = predictor.predict(title="lot de couteau", top_k=3, all_branches=True)
+
+    assert every.branch_top["text"] is not None
+    assert served.branch_top["text"] is None and served.text_probs is None
+    assert computed.branch_top["text"] is not None
+    # the same fused figures
+    assert [label for label, _ in served.top] == [label for label, _ in computed.top]
+    assert [p for _, p in served.top] == pytest.approx([p for _, p in computed.top])
+    assert served.shares == {"text": 0.0, "tfidf": 0.7, "sentence": 0.3}
