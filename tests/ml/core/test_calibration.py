@@ -61,7 +61,8 @@ def test_fit_temperature_without_rows_is_one():
 
 def test_fit_fusion_calibrates_the_fused_output_and_reports_ece():
     reported, y, true_probs = _overconfident(1200, seed=3)
-    weak = (true_probs + torch.rand(1200, 5)).softmax(dim=1)
+    noise = torch.rand(1200, 5, generator=torch.Generator().manual_seed(0))
+    weak = (true_probs + noise).softmax(dim=1)
     ones = torch.ones(1200, dtype=torch.bool)
 
     fit = fit_fusion(
