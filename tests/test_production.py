@@ -36,6 +36,9 @@ TEST_ONLY_DEFAULTS = {"WHITENOISE_USE_FINDERS": False}
 # Kept from the test settings: the test database and broker, the test's own folders,
 # fast password hashing.
 KEPT = {
+    # the test's cache: production's database cache has its table only where migrate
+    # ran with it (CI's gunicorn smoke test runs the real one)
+    "CACHES",
     "DATABASES",
     "CELERY_BROKER_URL",
     "MEDIA_ROOT",
