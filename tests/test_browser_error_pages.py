@@ -12,7 +12,6 @@ pytestmark = BROWSER_MARKS
 def _log_in(browser, url: str, username: str, password: str) -> None:
     """Post the log-in form and wait for the answer's page."""
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
     browser.get(f"{url}/accounts/login/")
@@ -20,7 +19,23 @@ def _log_in(browser, url: str, username: str, password: str) -> None:
     browser.find_element(By.NAME, "password").send_keys(password)
     button = browser.find_element(By.CSS_SELECTOR, "form button[type=submit]")
     button.click()
-    WebDriverWait(browser, WAIT_SECONDS).until(expected_conditions.staleness_of(button))
+    WebDriverWait(browser, WAIT_SECONDS).until(_gone(button))
+
+
+def _gone(element):
+    """The element left the page. Chromium sometimes reports a node of the old page as
+    "Node with given id does not belong to the document" (a WebDriverException)
+    instead of a stale reference: both mean the new page is there."""
+    from selenium.common.exceptions import WebDriverException
+
+    def check(_driver) -> bool:
+        try:
+            element.is_enabled()
+        except WebDriverException:  # StaleElementReferenceException included
+            return True
+        return False
+
+    return check
 
 
 def test_lock_out_and_403_pages(browser, live_server, screenshots):
