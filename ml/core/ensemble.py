@@ -91,9 +91,7 @@ def _apply(
 ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
     """(raw fused, calibrated fused, calibrated branches) on every row."""
     available = {name: b.available for name, b in branches.items()}
-    raw = fuse(
-        {n: calibrated({n: b}, {})[n] for n, b in branches.items()}, available, weights
-    )
+    raw = fuse(calibrated(branches, {}), available, weights)  # every T = 1
     probs = calibrated(branches, temperatures)
     fused = apply_temperature(fuse(probs, available, weights), fused_temperature)
     return raw, fused, probs
