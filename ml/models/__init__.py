@@ -432,3 +432,22 @@ class SellerLabelReview(models.Model):
 
     def __str__(self) -> str:
         return f"Label review #{self.pk} of seller {self.seller_id} ({self.status})"
+
+
+# Batch prediction jobs (ml.models.batch) are models of this app too.
+from ml.models.batch import BatchChunk, BatchJob, BatchResult  # noqa: E402
+
+__all__ = [
+    "Alert",
+    "BatchChunk",
+    "BatchJob",
+    "BatchResult",
+    "ChoiceSource",
+    "DatasetReset",
+    "MetricSnapshot",
+    "ModelActivation",
+    "ModelVersion",
+    "Prediction",
+    "SellerLabelReview",
+    "TrainingRun",
+]
