@@ -15,6 +15,8 @@ from collections.abc import Sequence
 import torch
 
 __all__ = [
+    "precision_curve",
+    "threshold_for_precision",
     "ECE_BINS",
     "apply_temperature",
     "expected_calibration_error",
@@ -104,3 +106,33 @@ def expected_calibration_error(
             gap = float(correct[rows].mean() - confidence[rows].mean())
             total += count / n * abs(gap)
     return total
+
+
+def precision_curve(
+    probs: torch.Tensor, y_true: torch.Tensor, *, step: float = 0.01
+) -> list[list[float]]:
+    """``[threshold, precision, coverage]`` for thresholds 0, step, ... < 1: among the
+    rows whose top probability is at least the threshold (their share: coverage), the
+    share whose top category is right (precision; 1.0 when no row is covered)."""
+    top, predicted = probs.max(dim=1)
+    correct = predicted.eq(torch.as_tensor(y_true, dtype=torch.long))
+    n = max(int(top.numel()), 1)
+    curve = []
+    for i in range(round(1 / step)):
+        threshold = round(i * step, 4)
+        kept = top >= threshold
+        count = int(kept.sum())
+        precision = float(correct[kept].float().mean()) if count else 1.0
+        curve.append([threshold, round(precision, 4), round(count / n, 4)])
+    return curve
+
+
+def threshold_for_precision(
+    curve: list[list[float]], target: float, *, default: float = 1.0
+) -> float:
+    """The lowest threshold of ``curve`` (``precision_curve``) whose precision reaches
+    ``target`` with some coverage; ``default`` when none does."""
+    for threshold, precision, coverage in curve:
+        if coverage > 0 and precision >= target:
+            return float(threshold)
+    return default

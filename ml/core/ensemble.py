@@ -20,6 +20,7 @@ from ml.core.calibration import (
     apply_temperature,
     expected_calibration_error,
     fit_temperature,
+    precision_curve,
 )
 from ml.core.fusion import GRID_STEP, choose_weights, fuse, stacking_weights
 from ml.core.metrics import weighted_f1
@@ -115,7 +116,8 @@ def fit_fusion(
     ``report`` holds ``weighted_f1`` (grid weights, cross-fitted),
     ``stacking_weighted_f1`` (the fitted alternative, cross-fitted the same way),
     ``ece_before`` (fused without any temperature) and ``ece_after`` (calibrated),
-    both on 15 bins.
+    both on 15 bins, and ``precision_curve`` (``calibration.precision_curve`` of the
+    cross-fitted fused probabilities).
     """
     y = torch.as_tensor(y_true, dtype=torch.long)
     n = y.numel()
@@ -151,6 +153,9 @@ def fit_fusion(
         "ece_before": expected_calibration_error(raw, y),
         "ece_after": expected_calibration_error(cross, y),
         "cross_fitted": len(folds) == 2,
+        # Precision and coverage of the calibrated fused top-1 by threshold, for
+        # routing by confidence (``calibration.threshold_for_precision``).
+        "precision_curve": precision_curve(cross, y),
     }
     return FusionFit(
         weights=weights,
