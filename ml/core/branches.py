@@ -26,9 +26,11 @@ from ml.core.config import ProgressCallback, TrainingConfig
 from ml.core.data import Sample
 from ml.core.engine import (
     Stage,
+    best_epoch,
     cpu_state,
     evaluate,
     fit,
+    fit_epochs,
     seed_everything,
 )
 from ml.core.errors import TrainingDataError
@@ -86,6 +88,19 @@ class Run:
     history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     # Per sample loss weights (fine-tuning only); None: every sample counts once.
     sample_weights: torch.Tensor | None = None
+    # Rows whose out-of-fold predictions fit the fusion (``fusion_folds``); None:
+    # the fusion rows only.
+    stack_rows: list[int] | None = None
+
+    def folds(self, rows: list[int]) -> list[list[int]]:
+        """``rows`` cut into ``config.fusion_folds`` stratified folds (fewer when a
+        category has fewer rows; none when it cannot be cut)."""
+        return stratified_folds(
+            [int(self.y[i]) for i in rows],
+            rows,
+            self.config.fusion_folds,
+            self.config.seed,
+        )
 
     def fit(
         self,
@@ -124,6 +139,52 @@ class Run:
         self.timings[f"{name}_s"] = time.perf_counter() - started
 
 
+def stratified_folds(
+    targets: list[int], rows: list[int], k: int, seed: int
+) -> list[list[int]]:
+    """``rows`` in at most ``k`` folds, each category spread over them; [] when
+    fewer than two folds are possible."""
+    from collections import Counter
+
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    if k < 2 or len(rows) < 2:
+        return []
+    smallest = min(Counter(targets).values())
+    index = np.zeros(len(rows))
+    if smallest >= 2:
+        splitter = StratifiedKFold(
+            n_splits=min(k, smallest), shuffle=True, random_state=seed
+        )
+        parts = splitter.split(index, targets)
+    else:
+        splitter = KFold(n_splits=min(k, len(rows)), shuffle=True, random_state=seed)
+        parts = splitter.split(index)
+    return [[rows[i] for i in held] for _, held in parts]
+
+
+def out_of_fold(
+    run: Run,
+    rows: list[int],
+    predict: Callable[[list[int], list[int]], torch.Tensor],
+) -> torch.Tensor | None:
+    """``[N, C]`` predictions on ``rows``, each from a model fitted without its fold
+    (``predict(fit_rows, held_rows)``); zero elsewhere. None when the run stacks on
+    its fusion rows only or ``rows`` cannot be cut."""
+    if run.stack_rows is None:
+        return None
+    wanted = set(rows)
+    stacked = [i for i in run.stack_rows if i in wanted]
+    folds = run.folds(stacked)
+    if not folds:
+        return None
+    out = torch.zeros(len(run.y), len(run.labels))
+    for held in folds:
+        kept = set(held)
+        out[held] = predict([i for i in stacked if i not in kept], held)
+    return out
+
+
 @dataclass
 class TextBranch:
     tokenizer: PreTrainedTokenizerFast
@@ -138,6 +199,7 @@ class SparseBranch:
     model: SparseTextModel  # fitted on every sample (what the bundle keeps)
     has_text: torch.Tensor  # per sample
     logits_val: torch.Tensor  # [n_fusion, C]: margins of a fit without those rows
+    oof: torch.Tensor | None = None  # [N, C] out-of-fold margins (``stack_rows``)
 
 
 @dataclass
@@ -146,6 +208,7 @@ class SentenceBranch:
     provenance: dict[str, Any]  # the frozen encoder's
     has_text: torch.Tensor  # per sample
     logits_val: torch.Tensor  # [n_fusion, C]: a head fitted without those rows
+    oof: torch.Tensor | None = None  # [N, C] out-of-fold margins (``stack_rows``)
 
 
 @dataclass
@@ -156,6 +219,7 @@ class ImageBranch:
     backbone_state: dict[str, torch.Tensor] | None
     has_image: torch.Tensor  # per sample
     p_val: torch.Tensor  # [n_fusion, C], zero rows without photo
+    oof: torch.Tensor | None = None  # [N, C] out-of-fold probabilities
 
 
 def text_rows(
@@ -253,9 +317,14 @@ def train_sparse_branch(run: Run, samples: Sequence[Sample]) -> SparseBranch:
         rows = [k for k, i in enumerate(run.fusion_idx) if has_text[i]]
         if rows:
             logits_val[rows] = partial.logits([inputs[run.fusion_idx[k]] for k in rows])
+    oof = out_of_fold(
+        run,
+        all_rows,
+        lambda fit, held: fitted(fit).logits([inputs[i] for i in held]),
+    )
     model = fitted(all_rows)
     run.timings["tfidf_s"] = time.perf_counter() - started
-    return SparseBranch(model=model, has_text=has_text, logits_val=logits_val)
+    return SparseBranch(model=model, has_text=has_text, logits_val=logits_val, oof=oof)
 
 
 def train_sentence_branch(run: Run, samples: Sequence[Sample]) -> SentenceBranch:
@@ -283,11 +352,18 @@ def train_sentence_branch(run: Run, samples: Sequence[Sample]) -> SentenceBranch
             logits_val[seen] = partial.logits(
                 embeddings[[run.fusion_idx[k] for k in seen]]
             )
+    oof = out_of_fold(
+        run,
+        rows,
+        lambda fit, held: fit_sentence_head(
+            embeddings[fit], y[fit], run.labels, seed=run.config.seed
+        ).logits(embeddings[held]),
+    )
     head = fit_sentence_head(
         embeddings[rows], y[rows], run.labels, seed=run.config.seed
     )
     run.timings["sentence_s"] = time.perf_counter() - started
-    return SentenceBranch(head, provenance, has_text, logits_val)
+    return SentenceBranch(head, provenance, has_text, logits_val, oof)
 
 
 def feature_progress(run: Run) -> Callable[[int, int], None]:
@@ -368,6 +444,23 @@ def train_image_branch(
         p_val[has_image_val] = probabilities(
             head, features[run.fusion_idx][has_image_val]
         )
+    image_rows = [i for i in range(len(samples)) if has_image[i]]
+    epochs = best_epoch(run.history["image"])
+
+    def refitted(fit_rows: list[int], held: list[int]) -> torch.Tensor:
+        seed_everything(config.seed)
+        model = image_head(**head_config)
+        fit_epochs(
+            model,
+            (features[fit_rows], run.y[fit_rows]),
+            config=config,
+            epochs=epochs,
+            device=run.device,
+            num_classes=len(run.labels),
+        )
+        return probabilities(model.cpu().eval(), features[held])
+
+    oof = out_of_fold(run, image_rows, refitted)
     random_init = spec.provenance["source"] == "random"
     return ImageBranch(
         head=head,
@@ -376,4 +469,5 @@ def train_image_branch(
         backbone_state=cpu_state(spec.module) if random_init else None,
         has_image=has_image,
         p_val=p_val,
+        oof=oof,
     )

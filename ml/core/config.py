@@ -57,6 +57,11 @@ class TrainingConfig:
     # ``batch_size`` / ``lr``): bigger batches keep 2 CPU cores busier per step.
     text_batch_size: int = 128
     text_lr: float = 2e-3
+    # Folds of the out-of-fold predictions that fit the fusion (temperatures and
+    # weights) over every training row: the linear branches and the image head are
+    # cheap enough to fit k times; the BiGRU gives its validation rows only. 0 or 1:
+    # only the held-out fusion rows fit it.
+    fusion_folds: int = 5
 
 
 @dataclass

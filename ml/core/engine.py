@@ -69,6 +69,42 @@ def evaluate(
     return torch.cat(outputs)
 
 
+def best_epoch(history: Sequence[dict[str, Any]]) -> int:
+    """The epoch :func:`fit` kept: the highest validation weighted F1, then the lowest
+    validation loss (1 when there is no history)."""
+    if not history:
+        return 1
+    best = max(history, key=lambda r: (r["val_weighted_f1"], -r["val_loss"]))
+    return int(best["epoch"])
+
+
+def fit_epochs(
+    model: nn.Module,
+    train: tuple[torch.Tensor, torch.Tensor],
+    *,
+    config: TrainingConfig,
+    epochs: int,
+    device: torch.device,
+    num_classes: int,
+) -> None:
+    """Train ``model`` for exactly ``epochs`` passes, as :func:`fit` does (class-
+    weighted CE + Adam, shuffled batches) but with no validation: for refits whose
+    epoch count an early-stopped :func:`fit` chose."""
+    generator = torch.Generator().manual_seed(config.seed)
+    loader = DataLoader(
+        TensorDataset(*train),
+        batch_size=config.batch_size,
+        shuffle=True,
+        generator=generator,
+    )
+    criterion = nn.CrossEntropyLoss(weight=class_weights(train[1], num_classes))
+    model.to(device)
+    criterion = criterion.to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    for _ in range(epochs):
+        train_one_epoch(model, loader, optimizer, criterion, device)
+
+
 # --------------------------------------------------------------------- internals
 def class_weights(targets: torch.Tensor, num_classes: int) -> torch.Tensor:
     """Balanced weights ``n / (k * count_c)``; classes absent from ``targets`` get 1."""

@@ -59,36 +59,58 @@ def _metrics_or_none(
     )
 
 
+def _on_rows(
+    run: Run, rows: list[int], values: torch.Tensor, available: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Values given on the fusion rows, placed on ``rows`` (unavailable elsewhere)."""
+    if rows == run.fusion_idx:
+        return values, available[rows]
+    full = torch.zeros(len(run.y), values.shape[1])
+    full[run.fusion_idx] = values
+    seen = torch.zeros(len(run.y), dtype=torch.bool)
+    seen[run.fusion_idx] = available[run.fusion_idx]
+    return full[rows], seen[rows]
+
+
 def branch_scores(
     run: Run,
     text: TextBranch,
     sparse: SparseBranch | None,
     sentence: SentenceBranch | None,
     image: ImageBranch | None,
-) -> dict[str, BranchScores]:
-    """Each branch's output on the fusion rows, in the bundle's branch order."""
-    rows = run.fusion_idx
-    scores = {"text": BranchScores(text.p_val, text.has_text[rows])}
+) -> tuple[list[int], dict[str, BranchScores]]:
+    """The rows that fit the fusion and each branch's output on them, in the
+    bundle's branch order: every training row when some branch has out-of-fold
+    predictions (``run.stack_rows``; a branch with only held-out fusion rows is
+    unavailable on the others), else the fusion rows."""
+    oofs = [b.oof for b in (sparse, sentence, image) if b is not None]
+    stacking = run.stack_rows is not None and any(o is not None for o in oofs)
+    rows = list(run.stack_rows) if stacking else run.fusion_idx
+
+    def scores(values, oof, available, logits=False) -> BranchScores:
+        if stacking and oof is not None:
+            return BranchScores(oof[rows], available[rows], logits=logits)
+        return BranchScores(*_on_rows(run, rows, values, available), logits=logits)
+
+    out = {"text": scores(text.p_val, None, text.has_text)}
     if sparse is not None:
-        scores["tfidf"] = BranchScores(
-            sparse.logits_val, sparse.has_text[rows], logits=True
-        )
+        out["tfidf"] = scores(sparse.logits_val, sparse.oof, sparse.has_text, True)
     if sentence is not None:
-        scores["sentence"] = BranchScores(
-            sentence.logits_val, sentence.has_text[rows], logits=True
+        out["sentence"] = scores(
+            sentence.logits_val, sentence.oof, sentence.has_text, True
         )
     if image is not None:
-        scores["image"] = BranchScores(image.p_val, image.has_image[rows])
-    return scores
+        out["image"] = scores(image.p_val, image.oof, image.has_image)
+    return rows, out
 
 
 def fuse_and_measure(
-    run: Run, scores: dict[str, BranchScores]
+    run: Run, rows: list[int], scores: dict[str, BranchScores]
 ) -> tuple[FusionFit, dict[str, Any]]:
-    """Fit the fusion on the fusion rows; cross-fitted metrics of the fusion and of
-    each branch (on the rows it saw). ``metrics["text"]`` / ``["image"]`` are the
-    BiGRU and the image head, as before N-way fusion."""
-    y = run.y[run.fusion_idx]
+    """Fit the fusion on ``rows``; cross-fitted metrics of the fusion and of each
+    branch (on the rows it saw). ``metrics["text"]`` / ``["image"]`` are the BiGRU
+    and the image head, as before N-way fusion."""
+    y = run.y[rows]
     fusion = fit_fusion(scores, y, seed=run.config.seed)
     branches = {
         name: _metrics_or_none(
@@ -109,7 +131,7 @@ def fuse_and_measure(
         "text": branches.get("text"),
         "image": branches.get("image"),
         "branches": branches,
-        "fusion": {**fusion.report, **fusion.as_metadata()},
+        "fusion": {**fusion.report, **fusion.as_metadata(), "n_rows": len(rows)},
     }
     return fusion, metrics
 
@@ -268,7 +290,7 @@ def branches_and_fusion(
         text = text_branch()
         image = image_branch()
         fusion, metrics = fuse_and_measure(
-            run, branch_scores(run, text, sparse, sentence, image)
+            run, *branch_scores(run, text, sparse, sentence, image)
         )
         _report_fusion(run, fusion, metrics["fused"]["weighted_f1"])
     finally:
@@ -345,6 +367,8 @@ def train_model(
     if len(labels) < 2:
         raise TrainingDataError("training needs at least two categories")
     run = run_start(samples, label_of, labels, config, work_dir, progress, log_dir)
+    if config.fusion_folds > 1:
+        run.stack_rows = list(range(len(samples)))
     trained = branches_and_fusion(
         run,
         lambda: train_text_branch(run, samples),
