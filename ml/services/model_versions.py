@@ -8,6 +8,7 @@ from ml.models import (
     ModelActivation,
     ModelVersion,
 )
+from ml.services.mlflow_mirror import mlflow_mirror_enqueue_on_commit
 from rakuten.exceptions import ConflictError
 
 
@@ -49,6 +50,7 @@ def model_version_activate(
         message=f"{version} activated ({activation.reason})",
         data={"previous": previous.pk if previous is not None else None},
     )
+    mlflow_mirror_enqueue_on_commit()  # the registry's alias follows
     return version
 
 
