@@ -381,6 +381,10 @@ MLFLOW_TRACKING_URI = env("MLFLOW_TRACKING_URI", default="")
 MLFLOW_EXPERIMENT_NAME = env("MLFLOW_EXPERIMENT_NAME", default="rakuten-training")
 MLFLOW_REGISTERED_MODEL = env("MLFLOW_REGISTERED_MODEL", default="rakuten-categoriser")
 MLFLOW_ACTIVE_ALIAS = env("MLFLOW_ACTIVE_ALIAS", default="active")
+# Where a TensorBoard serving ML_ARTIFACTS_DIR/runs answers (`make tensorboard`: its
+# --logdir is that folder), e.g. http://127.0.0.1:6006; set, the staff training page
+# links each run to its curves. Empty: no link.
+TENSORBOARD_URL = env("TENSORBOARD_URL", default="")
 
 # --- E-mail and logging -------------------------------------------------------------
 EMAIL_BACKEND = env(
