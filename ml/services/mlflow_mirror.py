@@ -24,6 +24,7 @@ import logging
 from pathlib import Path
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
@@ -34,11 +35,16 @@ from rakuten.queueing import task_get
 logger = logging.getLogger(__name__)
 
 MIRROR_TASK = "ml.tasks.mlflow_mirror_sync"
+# One pass at a time (in the shared cache): two passes at once could both find a run
+# missing in MLflow and create it twice. Longer than the task's time limit.
+LOCK_KEY = "ml:mlflow-mirror-pass"
+LOCK_SECONDS = 15 * 60
 RUN_TAG = "platform.training_run"
 VERSION_TAG = "platform.model_version"
 # MLflow's limits on a parameter's and a tag's value.
 PARAM_MAX = 6000
 TAG_MAX = 8000
+BATCH_LIMITS = {"metrics": 1000, "params": 100, "tags": 100}
 _RUN_STATUS = {
     TrainingRun.Status.SUCCEEDED: "FINISHED",
     TrainingRun.Status.FAILED: "FAILED",
@@ -80,22 +86,34 @@ def mlflow_mirror_sync() -> dict:
         outcome["error"] = f"mlflow is not installed: {exc}"
         logger.warning("MLflow mirror: %s", outcome["error"])
         return outcome
+    if not cache.add(LOCK_KEY, True, timeout=LOCK_SECONDS):
+        # what this pass would have found is the running pass's, or beat's next one
+        outcome["error"] = "another mirror pass is running"
+        return outcome
     try:
-        client = _client()
-        for run in _runs_pending():
-            _run_mirror(client, run)
-            outcome["runs"].append(run.pk)
-        for version in _versions_pending():
-            _version_mirror(client, version)
-            outcome["versions"].append(version.pk)
-        outcome["alias"] = _alias_mirror(client)
+        _mirror_pending(outcome)
     except (MlflowException, OSError, _requests_error()) as exc:
         outcome["error"] = f"{type(exc).__name__}: {exc}"[:500]
         logger.warning(
             "MLflow mirror stopped (%s); what is left is mirrored at the next pass",
             outcome["error"],
         )
+    finally:
+        cache.delete(LOCK_KEY)
     return outcome
+
+
+def _mirror_pending(outcome: dict) -> None:
+    """Runs first (a version links to its run), then versions, then the alias (on a
+    registered version); ``outcome`` grows as each is mirrored."""
+    client = _client()
+    for run in _runs_pending():
+        _run_mirror(client, run)
+        outcome["runs"].append(run.pk)
+    for version in _versions_pending():
+        _version_mirror(client, version)
+        outcome["versions"].append(version.pk)
+    outcome["alias"] = _alias_mirror(client)
 
 
 def _requests_error() -> type[Exception]:
@@ -167,7 +185,8 @@ def _run_mirror(client, run: TrainingRun) -> None:
         **({"platform.error": run.error[:TAG_MAX]} if run.error else {}),
         **_version_tags(run.model_version),
     }
-    client.log_batch(
+    _log_batches(
+        client,
         run_id,
         metrics=metrics,
         params=[Param(key, str(value)[:PARAM_MAX]) for key, value in params.items()],
@@ -177,6 +196,14 @@ def _run_mirror(client, run: TrainingRun) -> None:
     TrainingRun.objects.filter(pk=run.pk).update(
         mlflow_run_id=run_id, mlflow_synced_at=timezone.now()
     )
+
+
+def _log_batches(client, run_id: str, **entries: list) -> None:
+    """``log_batch`` within MLflow's limits per call (metrics, params, tags)."""
+    for kind, size in BATCH_LIMITS.items():
+        items = entries[kind]
+        for start in range(0, len(items), size):
+            client.log_batch(run_id, **{kind: items[start : start + size]})
 
 
 def _run_metrics(run: TrainingRun) -> list[tuple[str, float, int]]:

@@ -10,10 +10,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.core.cache import cache
 from django_celery_beat.models import PeriodicTask
 from mlflow import MlflowClient
 
 from ml.models import ModelActivation, ModelVersion, TrainingRun
+from ml.services.mlflow_mirror import LOCK_KEY
 from ml.services.model_versions import model_version_activate, model_version_rollback
 from ml.services.training_runs import training_run_create, training_run_execute
 from ml.tasks import mlflow_mirror_sync_task
@@ -258,3 +260,23 @@ def test_beat_sends_the_mirror_pass_every_ten_minutes():
         True,
     )
     assert str(task.interval) == "every 10 minutes"
+
+
+@pytest.mark.django_db
+def test_one_mirror_pass_at_a_time(mlflow_store):
+    # Given a ready version, and a mirror pass already running (its lock held)
+    version = _version("d")
+    cache.add(LOCK_KEY, True, timeout=60)
+    # When another pass starts, it mirrors nothing
+    assert mlflow_mirror_sync_task() == {
+        "runs": [],
+        "versions": [],
+        "alias": None,
+        "error": "another mirror pass is running",
+    }
+    version.refresh_from_db()
+    assert version.mlflow_version == ""
+    # Once the running pass is over, the next pass registers the version
+    cache.delete(LOCK_KEY)
+    assert mlflow_mirror_sync_task()["versions"] == [version.pk]
+    assert cache.get(LOCK_KEY) is None
