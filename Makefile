@@ -56,3 +56,16 @@ bench: install
 # What CI checks: lint, import contracts, migrations complete, the tests.
 check: lint contracts
 	$(BIN)/python manage.py makemigrations --check --dry-run && $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# TensorBoard on every training run's logs (ML_ARTIFACTS_DIR/runs; set TENSORBOARD_URL
+# to its address for the training page's links). The MLflow UI on the local store
+# (MLFLOW_STORE; the platform mirrors there with MLFLOW_TRACKING_URI set to the same),
+# from a venv of its own (.venv-mlflow, requirements-mlflow-ui.txt: the full mlflow).
+TENSORBOARD_LOGDIR ?= $(or $(ML_ARTIFACTS_DIR),var/ml)/runs
+MLFLOW_STORE ?= sqlite:///$(CURDIR)/var/mlflow.db
+.PHONY: tensorboard mlflow
+tensorboard: install
+	$(BIN)/tensorboard --logdir $(TENSORBOARD_LOGDIR) --host 127.0.0.1 --port 6006
+
+mlflow:
+	(test -x .venv-mlflow/bin/mlflow || ($(PYTHON) -m venv .venv-mlflow && .venv-mlflow/bin/pip install -q -r requirements-mlflow-ui.txt)) && .venv-mlflow/bin/mlflow ui --backend-store-uri $(MLFLOW_STORE) --host 127.0.0.1 --port 5000

@@ -7,6 +7,7 @@ from celery.signals import worker_ready
 from django.db import DatabaseError
 from kombu.exceptions import OperationalError as BrokerError
 
+from ml.services.mlflow_mirror import mlflow_mirror_sync
 from ml.services.monitoring import model_monitoring_run
 from ml.services.scheduling import (
     training_run_scheduled_execute,
@@ -79,3 +80,11 @@ def training_runs_recover_on_worker_ready(sender, **kwargs) -> None:
         logger.warning("training runs not recovered at worker start: %s", exc)
     else:
         logger.info("training runs recovered at worker start: %s", outcome)
+
+
+@shared_task(name="ml.tasks.mlflow_mirror_sync", soft_time_limit=600, time_limit=660)
+def mlflow_mirror_sync_task() -> dict:
+    """Mirror the pending runs, versions and activations to MLflow (after a run or an
+    activation commits, and from beat every ten minutes); nothing without
+    ``MLFLOW_TRACKING_URI``."""
+    return mlflow_mirror_sync()

@@ -56,6 +56,8 @@ class ModelVersion(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     activated_at = models.DateTimeField(null=True, blank=True)
+    # Its version number in MLflow's model registry ("": not mirrored yet).
+    mlflow_version = models.CharField(max_length=20, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -128,6 +130,8 @@ class ModelActivation(models.Model):
     reason = models.CharField(max_length=200)
     is_rollback = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
+    # When MLflow's alias was moved for this activation (NULL: still to mirror).
+    mlflow_synced_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -190,6 +194,9 @@ class TrainingRun(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # The run's mirror in MLflow (ml.services.mlflow_mirror); NULL synced_at: pending.
+    mlflow_run_id = models.CharField(max_length=64, blank=True, editable=False)
+    mlflow_synced_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -23,6 +23,7 @@ from ml.models import (
 from ml.options import training_options_clean, training_options_defaults
 from ml.selectors.model_versions import model_version_get_active
 from ml.services.gate import model_version_gate_apply, model_version_gate_score
+from ml.services.mlflow_mirror import mlflow_mirror_enqueue_on_commit
 from ml.services.model_versions import model_version_activate
 from ml.services.training_data import training_samples_confirmed
 from ml.services.training_queue import training_run_enqueue_on_commit
@@ -216,6 +217,7 @@ def training_run_execute(
         model_version_gate_apply(candidate=version)
     else:
         model_version_gate_score(candidate=version)
+    mlflow_mirror_enqueue_on_commit()  # with the gate's decision
     return TrainingRun.objects.get(pk=run.pk)
 
 
@@ -305,6 +307,7 @@ def _training_run_fail(run_id: int, error: str, *, attempts: int | None = None) 
         status=TrainingRun.Status.FAILED, error=error[:5000], finished_at=timezone.now()
     ):
         return
+    mlflow_mirror_enqueue_on_commit()
     audit_event_record(
         verb="training_run.failed",
         obj_type="TrainingRun",
@@ -329,6 +332,7 @@ def _training_run_skip(run_id: int, reason: str) -> TrainingRun:
         obj_id=run_id,
         message=f"Training run #{run_id} skipped: {reason}",
     )
+    mlflow_mirror_enqueue_on_commit()
     return TrainingRun.objects.get(pk=run_id)
 
 

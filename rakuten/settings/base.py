@@ -372,6 +372,20 @@ ML_LABEL_GUARD_CONFIDENCE = env.float("ML_LABEL_GUARD_CONFIDENCE", default=0.8)
 ML_LABEL_GUARD_MIN_LISTINGS = env.int("ML_LABEL_GUARD_MIN_LISTINGS", default=20)
 ML_LABEL_GUARD_MAX_RATE = env.float("ML_LABEL_GUARD_MAX_RATE", default=0.5)
 
+# --- MLflow and TensorBoard ---------------------------------------------------------
+# The MLflow mirror (ml.services.mlflow_mirror): unset, nothing imports mlflow. Set
+# (http://mlflow:5000, sqlite:////abs/mlflow.db), every training run and model version
+# is mirrored there after it commits, and the alias follows the active version; the
+# database stays the source of truth (an MLflow outage is retried every ten minutes).
+MLFLOW_TRACKING_URI = env("MLFLOW_TRACKING_URI", default="")
+MLFLOW_EXPERIMENT_NAME = env("MLFLOW_EXPERIMENT_NAME", default="rakuten-training")
+MLFLOW_REGISTERED_MODEL = env("MLFLOW_REGISTERED_MODEL", default="rakuten-categoriser")
+MLFLOW_ACTIVE_ALIAS = env("MLFLOW_ACTIVE_ALIAS", default="active")
+# Where a TensorBoard serving ML_ARTIFACTS_DIR/runs answers (`make tensorboard`: its
+# --logdir is that folder), e.g. http://127.0.0.1:6006; set, the staff training page
+# links each run to its curves. Empty: no link.
+TENSORBOARD_URL = env("TENSORBOARD_URL", default="")
+
 # --- E-mail and logging -------------------------------------------------------------
 EMAIL_BACKEND = env(
     "DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"
