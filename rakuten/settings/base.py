@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "csp",
     "axes",
+    "django_prometheus",
     "accounts",
     "audit",
     "catalog",
@@ -46,6 +47,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First and last: request counts by view and status, latency histograms (/metrics).
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -58,6 +61,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     # Last, as django-axes requires: it turns a lock-out into a 429 response.
     "axes.middleware.AxesMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "rakuten.urls"
@@ -371,6 +375,23 @@ ML_ANOMALY_WEIGHT = env.float("ML_ANOMALY_WEIGHT", default=1.0)
 ML_LABEL_GUARD_CONFIDENCE = env.float("ML_LABEL_GUARD_CONFIDENCE", default=0.8)
 ML_LABEL_GUARD_MIN_LISTINGS = env.int("ML_LABEL_GUARD_MIN_LISTINGS", default=20)
 ML_LABEL_GUARD_MAX_RATE = env.float("ML_LABEL_GUARD_MAX_RATE", default=0.5)
+
+# --- Prometheus metrics (/metrics) -------------------------------------------------
+# /metrics answers a client whose address (rakuten.clientip) is in one of these networks
+# (CIDRs), or a request with "Authorization: Bearer <METRICS_TOKEN>"; anyone else gets
+# 403. Both empty (the default): /metrics is closed.
+METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=[])
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+# The Celery queues whose depth /metrics reports (messages waiting in the broker).
+METRICS_CELERY_QUEUES = env.list(
+    "METRICS_CELERY_QUEUES", default=["default", "ml", "watchdog", "batch"]
+)
+# A Celery worker serves its own metrics on this port (0: off); with
+# PROMETHEUS_MULTIPROC_DIR set (prometheus-client's multiprocess mode, shared by web
+# and workers) the web's /metrics shows the workers' figures as well.
+METRICS_WORKER_PORT = env.int("METRICS_WORKER_PORT", default=0)
+# django-prometheus: no migration gauges (they query the database at start-up).
+PROMETHEUS_EXPORT_MIGRATIONS = False
 
 # --- E-mail and logging -------------------------------------------------------------
 EMAIL_BACKEND = env(

@@ -1,0 +1,138 @@
+"""What ``/metrics`` exposes, who may read it, and the workers' own metrics port.
+
+The exposition is, in Prometheus' text format:
+
+- every metric counted in this process (django-prometheus' request counts and latency
+  histograms, ml.metrics' prediction and training counters), or, with
+  ``PROMETHEUS_MULTIPROC_DIR`` set (prometheus-client's multiprocess mode), those of
+  every process writing to that folder: the gunicorn workers, and Celery workers on
+  the same host;
+- figures read at scrape time: ml.metrics.PlatformCollector (database) and the depth
+  of each Celery queue (broker).
+
+A Celery worker with ``METRICS_WORKER_PORT`` set serves the first part on its own port
+(prometheus-client's HTTP server, from the worker's main process); its pool processes
+count into the shared folder, so that mode needs ``PROMETHEUS_MULTIPROC_DIR`` unless
+the pool is solo or threads."""
+
+import hmac
+import ipaddress
+import logging
+import os
+
+from django.conf import settings
+from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+
+from rakuten.clientip import client_ip
+
+logger = logging.getLogger(__name__)
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def metrics_access_allowed(request) -> bool:
+    """The client's address is in ``METRICS_ALLOWED_NETWORKS``, or the request carries
+    ``Authorization: Bearer <METRICS_TOKEN>``."""
+    token = settings.METRICS_TOKEN
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    scheme, _, given = header.partition(" ")
+    if (
+        token
+        and scheme.lower() == "bearer"
+        and hmac.compare_digest(given.strip().encode(), token.encode())
+    ):
+        return True
+    try:
+        address = ipaddress.ip_address(client_ip(request))
+    except ValueError:
+        return False
+    for network in settings.METRICS_ALLOWED_NETWORKS:
+        try:
+            if address in ipaddress.ip_network(network, strict=False):
+                return True
+        except ValueError:
+            logger.warning("METRICS_ALLOWED_NETWORKS: %r is not a network", network)
+    return False
+
+
+def metrics_exposition() -> bytes:
+    """The web's ``/metrics`` page."""
+    from ml.metrics import PlatformCollector
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_ProcessMetrics())
+    registry.register(PlatformCollector())
+    registry.register(CeleryQueueCollector())
+    return generate_latest(registry)
+
+
+def process_registry():
+    """The metrics counted by this process, or by every process sharing the
+    multiprocess folder."""
+    if not os.environ.get(MULTIPROC_ENV):
+        return REGISTRY
+    from prometheus_client import multiprocess
+
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    return registry
+
+
+class _ProcessMetrics:
+    def collect(self):
+        yield from process_registry().collect()
+
+
+class CeleryQueueCollector:
+    """Messages waiting in each queue of ``METRICS_CELERY_QUEUES``: kombu's passive
+    queue declaration, which counts the Redis list (all priority levels) or the rows
+    of kombu's SQLAlchemy message table still visible. Messages a worker has taken but
+    not yet acknowledged are not counted. An unreachable broker gives
+    ``rakuten_celery_broker_up 0`` and no depth."""
+
+    def collect(self):
+        from kombu.exceptions import ChannelError, OperationalError
+
+        from rakuten.celery import app
+
+        depth = GaugeMetricFamily(
+            "rakuten_celery_queue_length",
+            "Messages waiting in a Celery queue.",
+            labels=["queue"],
+        )
+        up = 1
+        try:
+            with app.connection_for_read() as connection:
+                connection.ensure_connection(max_retries=1, timeout=2)
+                channel = connection.default_channel
+                for queue in settings.METRICS_CELERY_QUEUES:
+                    try:
+                        declared = channel.queue_declare(queue=queue, passive=True)
+                        count = declared.message_count
+                    except ChannelError:  # never declared: nothing waits in it
+                        count = 0
+                    depth.add_metric([queue], count)
+        except (OperationalError, OSError, ConnectionError) as exc:
+            logger.warning("queue depth not read: %s", exc)
+            up = 0
+        yield GaugeMetricFamily(
+            "rakuten_celery_broker_up",
+            "1 when /metrics could read the queues' depth from the broker.",
+            value=up,
+        )
+        if up:
+            yield depth
+
+
+def worker_metrics_serve() -> int | None:
+    """Serve this worker's metrics on ``METRICS_WORKER_PORT`` (all interfaces: keep
+    the port on a private network). Returns the port, or None when off."""
+    port = settings.METRICS_WORKER_PORT
+    if not port:
+        return None
+    from prometheus_client import start_http_server
+
+    start_http_server(port, registry=process_registry())
+    logger.info("worker metrics on port %s", port)
+    return port
