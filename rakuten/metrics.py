@@ -91,6 +91,9 @@ class CeleryQueueCollector:
     not yet acknowledged are not counted. An unreachable broker gives
     ``rakuten_celery_broker_up 0`` and no depth."""
 
+    def __init__(self, broker_url: str | None = None) -> None:
+        self.broker_url = broker_url  # (default: the platform's broker)
+
     def collect(self):
         from kombu.exceptions import ChannelError, OperationalError
 
@@ -103,7 +106,7 @@ class CeleryQueueCollector:
         )
         up = 1
         try:
-            with app.connection_for_read() as connection:
+            with app.connection_for_read(self.broker_url) as connection:
                 connection.ensure_connection(max_retries=1, timeout=2)
                 channel = connection.default_channel
                 for queue in settings.METRICS_CELERY_QUEUES:
@@ -125,14 +128,14 @@ class CeleryQueueCollector:
             yield depth
 
 
-def worker_metrics_serve() -> int | None:
+def worker_metrics_serve():
     """Serve this worker's metrics on ``METRICS_WORKER_PORT`` (all interfaces: keep
-    the port on a private network). Returns the port, or None when off."""
+    the port on a private network). Returns the HTTP server, or None when off."""
     port = settings.METRICS_WORKER_PORT
     if not port:
         return None
     from prometheus_client import start_http_server
 
-    start_http_server(port, registry=process_registry())
+    server, _ = start_http_server(port, registry=process_registry())
     logger.info("worker metrics on port %s", port)
-    return port
+    return server
