@@ -18,6 +18,6 @@ app.autodiscover_tasks()
 @worker_ready.connect
 def _worker_metrics_serve(**kwargs) -> None:
     """The worker's metrics port (METRICS_WORKER_PORT; off by default)."""
-    from rakuten.metrics import worker_metrics_serve
+    from rakuten.metrics_process import worker_metrics_serve
 
     worker_metrics_serve()

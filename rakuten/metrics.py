@@ -10,25 +10,20 @@ The exposition is, in Prometheus' text format:
 - figures read at scrape time: ml.metrics.PlatformCollector (database) and the depth
   of each Celery queue (broker).
 
-A Celery worker with ``METRICS_WORKER_PORT`` set serves the first part on its own port
-(prometheus-client's HTTP server, from the worker's main process); its pool processes
-count into the shared folder, so that mode needs ``PROMETHEUS_MULTIPROC_DIR`` unless
-the pool is solo or threads."""
+A Celery worker serves the first part on a port of its own (rakuten.metrics_process)."""
 
 import hmac
 import ipaddress
 import logging
-import os
 
 from django.conf import settings
-from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
 from rakuten.clientip import client_ip
+from rakuten.metrics_process import process_registry
 
 logger = logging.getLogger(__name__)
-
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def metrics_access_allowed(request) -> bool:
@@ -65,18 +60,6 @@ def metrics_exposition() -> bytes:
     registry.register(PlatformCollector())
     registry.register(CeleryQueueCollector())
     return generate_latest(registry)
-
-
-def process_registry():
-    """The metrics counted by this process, or by every process sharing the
-    multiprocess folder."""
-    if not os.environ.get(MULTIPROC_ENV):
-        return REGISTRY
-    from prometheus_client import multiprocess
-
-    registry = CollectorRegistry()
-    multiprocess.MultiProcessCollector(registry)
-    return registry
 
 
 class _ProcessMetrics:
@@ -126,16 +109,3 @@ class CeleryQueueCollector:
         )
         if up:
             yield depth
-
-
-def worker_metrics_serve():
-    """Serve this worker's metrics on ``METRICS_WORKER_PORT`` (all interfaces: keep
-    the port on a private network). Returns the HTTP server, or None when off."""
-    port = settings.METRICS_WORKER_PORT
-    if not port:
-        return None
-    from prometheus_client import start_http_server
-
-    server, _ = start_http_server(port, registry=process_registry())
-    logger.info("worker metrics on port %s", port)
-    return server
