@@ -15,6 +15,7 @@ from ml.services.monitoring import (
     alerts_evaluate,
     metric_snapshot_create,
 )
+from ml.services.scheduling import training_runs_requeue_stale
 from ml.services.training_runs import (
     TrainingFailedError,
     training_run_create,
@@ -202,6 +203,31 @@ def test_a_failed_training_run_is_counted_once(client, artifacts, metrics_settin
     assert value(after, "rakuten_training_runs_total", **labels) - value(
         before, "rakuten_training_runs_total", **labels
     ) == (1)
+
+
+def test_a_run_the_watchdog_gives_up_on_is_counted_lost(
+    client, settings, metrics_settings
+):
+    # Given a run already queued again once, whose worker died too (no heartbeat)
+    settings.ML_STALE_RUN_SECONDS = 120
+    TrainingRun.objects.create(
+        status=TrainingRun.Status.RUNNING,
+        kind=TrainingRun.Kind.INCREMENTAL,
+        attempts=1,
+        heartbeat_at=timezone.now() - timedelta(seconds=121),
+        worker="celery@a 1",
+    )
+    before = scrape(client)
+    # When the watchdog runs (twice: the second finds nothing more)
+    assert len(training_runs_requeue_stale()["failed"]) == 1
+    assert training_runs_requeue_stale() == {"requeued": [], "failed": []}
+    after = scrape(client)
+    # Then one incremental run is counted lost, with no duration
+    labels = {"kind": "incremental", "outcome": "lost"}
+    runs = "rakuten_training_runs_total"
+    assert value(after, runs, **labels) - value(before, runs, **labels) == 1
+    count = "rakuten_training_duration_seconds_count"
+    assert value(after, count, **labels) == value(before, count, **labels)
 
 
 # --- Live metrics and alerts ----------------------------------------------------------
