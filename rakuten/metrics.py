@@ -1,4 +1,4 @@
-"""What ``/metrics`` exposes, who may read it, and the workers' own metrics port.
+"""What ``/metrics`` exposes and who may read it.
 
 The exposition is, in Prometheus' text format:
 
