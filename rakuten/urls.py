@@ -6,6 +6,7 @@ from rakuten import views
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("metrics", views.metrics, name="metrics"),
     path("favicon.ico", views.favicon, name="favicon"),
     path("accounts/", include("accounts.urls")),
     # The suggestion endpoint (products/suggestions/) and the staff pages (staff/...).

@@ -3,7 +3,7 @@ from datetime import timedelta
 
 from django.contrib.staticfiles import finders
 from django.db import DatabaseError
-from django.http import FileResponse, Http404, JsonResponse
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.http import require_GET
@@ -11,6 +11,7 @@ from rest_framework.exceptions import APIException
 
 from accounts.authentication import JWTAuthentication
 from rakuten.health import health_report
+from rakuten.metrics import metrics_access_allowed, metrics_exposition
 
 FAVICON = "favicon.ico"
 
@@ -30,6 +31,18 @@ def healthz(request):
     if not _is_staff(request):
         return JsonResponse({"status": status}, status=code)
     return JsonResponse({**report, "status": status}, status=code)
+
+
+@never_cache
+@require_GET
+def metrics(request):
+    """Prometheus' scrape target (rakuten.metrics): 403 unless the client is in
+    ``METRICS_ALLOWED_NETWORKS`` or sends ``Authorization: Bearer <METRICS_TOKEN>``."""
+    if not metrics_access_allowed(request):
+        return HttpResponse("Forbidden.\n", status=403, content_type="text/plain")
+    from prometheus_client import CONTENT_TYPE_LATEST
+
+    return HttpResponse(metrics_exposition(), content_type=CONTENT_TYPE_LATEST)
 
 
 def _is_staff(request) -> bool:

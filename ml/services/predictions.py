@@ -5,6 +5,7 @@ with the seller's choice."""
 import hashlib
 
 from catalog.models import Category
+from ml.metrics import prediction_observe
 from ml.models import (
     ChoiceSource,
     Prediction,
@@ -57,7 +58,7 @@ def prediction_create(
         for name, best in result.branch_top.items()
     }
     first = categories.get(result.top[0][0]) if result.top else None
-    return Prediction.objects.create(
+    prediction = Prediction.objects.create(
         model_version=version,
         predicted_category=first,
         top_k=top,
@@ -68,6 +69,13 @@ def prediction_create(
         input_text_sha256=prediction_input_sha256(title=title, description=description),
         input_image_sha256=hashlib.sha256(image).hexdigest() if image else "",
     )
+    prediction_observe(
+        model_version_id=version.pk,
+        used=result.used,
+        latency_ms=result.latency_ms,
+        top1=float(result.top[0][1]) if result.top else None,
+    )
+    return prediction
 
 
 def prediction_input_sha256(*, title: str, description: str = "") -> str:

@@ -8,6 +8,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from audit.services import audit_event_record
+from ml.metrics import training_run_observe
 from ml.models import (
     TrainingRun,
 )
@@ -142,6 +143,7 @@ def _training_runs_requeue_lost(
                 run.finished_at = now
                 run.save(update_fields=["status", "error", "finished_at"])
                 outcome["failed"].append(run.pk)
+                training_run_observe(kind=run.kind, outcome="lost", seconds=None)
                 verb = "training_run.failed"
             else:
                 run.status = TrainingRun.Status.QUEUED

@@ -16,6 +16,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from audit.services import audit_event_record
+from ml.metrics import training_run_observe
 from ml.models import (
     ModelVersion,
     TrainingRun,
@@ -131,16 +132,21 @@ def training_run_execute(
             data={"attempts": run.attempts},
         )
 
+    started = time.monotonic()
     params = run.parameters
     data = training_samples_confirmed(
         kind=run.kind, exclude_eval_slice=True, seed=params.get("seed", 0)
     )
     if data.base is not None and data.n_new == 0:
-        return _training_run_skip(
+        skipped = _training_run_skip(
             run.pk,
             f"nothing to learn: no product confirmed since {data.base} was trained "
             "(the evaluation slice excepted)",
         )
+        training_run_observe(
+            kind=run.kind, outcome="skipped", seconds=time.monotonic() - started
+        )
+        return skipped
     backbone = None if params.get("text_only") else params.get("backbone")
     defaults = training_options_defaults()  # for runs stored before an option existed
     config = TrainingConfig(
@@ -188,13 +194,19 @@ def training_run_execute(
                 },
             )
     except MLError as exc:
-        _training_run_fail(run.pk, str(exc), attempts=run.attempts)
+        if _training_run_fail(run.pk, str(exc), attempts=run.attempts):
+            training_run_observe(
+                kind=run.kind, outcome="failed", seconds=time.monotonic() - started
+            )
         raise TrainingFailedError(str(exc)) from exc
     except BaseException as exc:
         # Record the failure on the run before the error goes on (worker logs it).
-        _training_run_fail(
+        if _training_run_fail(
             run.pk, f"{type(exc).__name__}: {exc}", attempts=run.attempts
-        )
+        ):
+            training_run_observe(
+                kind=run.kind, outcome="failed", seconds=time.monotonic() - started
+            )
         raise
     replaced = model_version_get_active()
     with transaction.atomic():
@@ -207,6 +219,9 @@ def training_run_execute(
             model_version_activate(
                 version=version, user=run.created_by, reason=f"training run #{run.pk}"
             )
+    training_run_observe(
+        kind=run.kind, outcome="succeeded", seconds=time.monotonic() - started
+    )
     # Every finished run gets the gate's verdict: applied (promoted when it passes)
     # only for a run that asked for the gate (a scheduled one); otherwise scored and
     # stored, the model left as the run asked (activated at once, then scored against
@@ -298,15 +313,16 @@ class _Heartbeat:
             connection.close()
 
 
-def _training_run_fail(run_id: int, error: str, *, attempts: int | None = None) -> None:
-    """Mark the run failed, unless (``attempts`` given) a newer attempt owns it."""
+def _training_run_fail(run_id: int, error: str, *, attempts: int | None = None) -> bool:
+    """Mark the run failed, unless (``attempts`` given) a newer attempt owns it.
+    Returns whether it was marked."""
     runs = TrainingRun.objects.filter(pk=run_id)
     if attempts is not None:
         runs = runs.filter(status=TrainingRun.Status.RUNNING, attempts=attempts)
     if not runs.update(
         status=TrainingRun.Status.FAILED, error=error[:5000], finished_at=timezone.now()
     ):
-        return
+        return False
     mlflow_mirror_enqueue_on_commit()
     audit_event_record(
         verb="training_run.failed",
@@ -314,6 +330,7 @@ def _training_run_fail(run_id: int, error: str, *, attempts: int | None = None) 
         obj_id=run_id,
         message=f"Training run #{run_id} failed: {error[:200]}",
     )
+    return True
 
 
 def _training_run_skip(run_id: int, reason: str) -> TrainingRun:

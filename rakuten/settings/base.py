@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "csp",
     "axes",
+    "django_prometheus",
     "accounts",
     "audit",
     "catalog",
@@ -46,6 +47,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First and last: request counts by view and status, latency histograms (/metrics).
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -58,6 +61,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     # Last, as django-axes requires: it turns a lock-out into a 429 response.
     "axes.middleware.AxesMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "rakuten.urls"
@@ -385,6 +389,23 @@ MLFLOW_ACTIVE_ALIAS = env("MLFLOW_ACTIVE_ALIAS", default="active")
 # --logdir is that folder), e.g. http://127.0.0.1:6006; set, the staff training page
 # links each run to its curves. Empty: no link.
 TENSORBOARD_URL = env("TENSORBOARD_URL", default="")
+
+# --- Prometheus metrics (/metrics) -------------------------------------------------
+# /metrics answers a client whose address (rakuten.clientip) is in one of these networks
+# (CIDRs), or a request with "Authorization: Bearer <METRICS_TOKEN>"; anyone else gets
+# 403. Both empty (the default): /metrics is closed.
+METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=[])
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+# The Celery queues whose depth /metrics reports (messages waiting in the broker).
+METRICS_CELERY_QUEUES = env.list(
+    "METRICS_CELERY_QUEUES", default=["default", "ml", "watchdog", "batch"]
+)
+# A Celery worker serves its own metrics on this port (0: off); with
+# PROMETHEUS_MULTIPROC_DIR set (prometheus-client's multiprocess mode, shared by web
+# and workers) the web's /metrics shows the workers' figures as well.
+METRICS_WORKER_PORT = env.int("METRICS_WORKER_PORT", default=0)
+# django-prometheus: no migration gauges (they query the database at start-up).
+PROMETHEUS_EXPORT_MIGRATIONS = False
 
 # --- E-mail and logging -------------------------------------------------------------
 EMAIL_BACKEND = env(

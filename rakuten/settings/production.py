@@ -25,3 +25,7 @@ STORAGES = {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage",
     },
 }
+# Prometheus scrapes the web process itself on the private network, in plain HTTP (no
+# TLS proxy in between): /metrics is not redirected to HTTPS. It stays closed to
+# anyone outside METRICS_ALLOWED_NETWORKS without the token (rakuten.metrics).
+SECURE_REDIRECT_EXEMPT = [r"^metrics$"]
