@@ -297,6 +297,10 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ModelVersionStatusEnum": "ml.models.ModelVersion.Status",
         "TrainingRunStatusEnum": "ml.models.TrainingRun.Status",
+        "BatchJobStatusEnum": "ml.models.BatchJob.Status",
+        "BatchJobScopeEnum": "ml.models.BatchJob.Scope",
+        # the scopes a batch job may be started with over the API
+        "BatchJobCreateScopeEnum": ["all", "categories", "unlabelled", "products"],
     },
 }
 
