@@ -40,7 +40,12 @@ def products(training_categories):
 
 
 def test_recategorise_all_waits_and_prints_a_progress_bar(
-    transactional_db, restore_migration_data, active_model, products, eager
+    restore_migration_data,
+    transactional_db,
+    django_db_serialized_rollback,
+    active_model,
+    products,
+    eager,
 ):
     # When every product is re-predicted in chunks of 5 (the chunks run eagerly)
     out = io.StringIO()
