@@ -59,9 +59,11 @@ def category_update(
     return category
 
 
-def categories_csv_read(*, path: Path) -> list[tuple[str, str]]:
+def categories_csv_read(*, path: Path, display_name: str = "") -> list[tuple[str, str]]:
     """The (code, name) rows of a taxonomy CSV: a code column (``code``, ``category``
-    or ``prdtypecode``) and ``name``; rows without a code are skipped."""
+    or ``prdtypecode``) and ``name``; rows without a code are skipped. Errors name the
+    file ``display_name`` (an upload's) or its path."""
+    shown = display_name or path
     try:
         with open(path, encoding="utf-8-sig", newline="") as handle:
             reader = csv.DictReader(handle)
@@ -71,7 +73,7 @@ def categories_csv_read(*, path: Path) -> list[tuple[str, str]]:
             )
             if code_column is None or "name" not in columns:
                 raise ImportFileError(
-                    f"{path}: expected a code column (code, category or prdtypecode) "
+                    f"{shown}: expected a code column (code, category or prdtypecode) "
                     "and a name column"
                 )
             rows = [
@@ -79,9 +81,9 @@ def categories_csv_read(*, path: Path) -> list[tuple[str, str]]:
                 for r in reader
             ]
     except OSError as exc:
-        raise ImportFileError(f"cannot read {path}: {exc.strerror}") from exc
+        raise ImportFileError(f"cannot read {shown}: {exc.strerror}") from exc
     except (UnicodeDecodeError, csv.Error) as exc:
-        raise ImportFileError(f"{path}: unreadable: {exc}") from exc
+        raise ImportFileError(f"{shown}: unreadable: {exc}") from exc
     return [(code, name or code) for code, name in rows if code]
 
 

@@ -200,10 +200,15 @@ def taxonomy_migration_plan(
 
 
 def taxonomy_migration_plan_files(
-    *, categories_path: Path, mapping_path: Path
+    *, categories_path: Path, mapping_path: Path, display_names: bool = False
 ) -> MigrationPlan:
+    """``taxonomy_migration_plan`` of two files (``display_names``: errors name the
+    files by their base name, for uploads stored under a temporary folder)."""
     return taxonomy_migration_plan(
-        categories=categories_csv_read(path=categories_path),
+        categories=categories_csv_read(
+            path=categories_path,
+            display_name=categories_path.name if display_names else "",
+        ),
         rows=mapping_csv_read(path=mapping_path),
     )
 

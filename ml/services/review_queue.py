@@ -52,25 +52,27 @@ def review_items_from_results(
     (all of them when the job has none and a reason other than low confidence is
     given). A product already waiting is not queued twice. ``moves``: the taxonomy
     migration's waiting move of each product, linked so the decision completes it;
-    a retired category's product is queued with the reason ``retired``. Returns the
+    such a product is queued whatever its probability (its scope did not apply it:
+    e.g. the model's first choice was not a candidate), and a retired category's with
+    the reason ``retired``. Returns the
     items created. Scopes call this from ``on_results``."""
     threshold = job.apply_threshold
+    moves = moves or {}
+    if threshold is None and reason == ReviewItem.Reason.LOW_CONFIDENCE and not moves:
+        return 0
     below = [
         r
         for r in results
         if r.product_id
         and not r.applied
-        and (threshold is None or r.probability < threshold)
+        and (threshold is None or r.probability < threshold or r.product_id in moves)
     ]
-    if threshold is None and reason == ReviewItem.Reason.LOW_CONFIDENCE:
-        return 0
     waiting = set(
         ReviewItem.objects.filter(
             status=ReviewItem.Status.WAITING,
             product_id__in=[r.product_id for r in below],
         ).values_list("product_id", flat=True)
     )
-    moves = moves or {}
     items = []
     for result in below:
         if result.product_id in waiting:
