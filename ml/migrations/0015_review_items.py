@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("catalog", "0007_taxonomy_version_one"),
-        ("ml", "0013_batch_jobs"),
+        ("ml", "0014_batch_job_progress_at"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
