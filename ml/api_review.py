@@ -1,6 +1,7 @@
 """REST API of the review queue and of taxonomy migrations (staff only)."""
 
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -19,6 +20,7 @@ from ml.services.taxonomy_migrations import (
     taxonomy_migration_undo_all,
 )
 from rakuten.drf import Pagination, paginated_response
+from rakuten.ids import MAX_ID
 
 # --- Review queue ---------------------------------------------------------------------
 
@@ -44,10 +46,14 @@ class ReviewItemOutputSerializer(serializers.ModelSerializer):
         id = serializers.IntegerField()
         title = serializers.CharField()
         category = serializers.CharField(source="category.code", allow_null=True)
-        image_url = serializers.SerializerMethodField()
+        image = serializers.SerializerMethodField(
+            help_text="The URL of the product's photo/ endpoint; null without a photo"
+        )
 
-        def get_image_url(self, product) -> str | None:
-            return product.image.url if product.image else None
+        def get_image(self, product) -> str | None:
+            if not product.image:
+                return None
+            return reverse("api-product-photo", args=[product.pk])
 
     class SuggestionSerializer(serializers.Serializer):
         code = serializers.CharField()
@@ -150,7 +156,7 @@ class ReviewItemBulkAcceptApi(APIView):
 
     class InputSerializer(ReviewFilterSerializer):
         ids = serializers.ListField(
-            child=serializers.IntegerField(min_value=1),
+            child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
             required=False,
             max_length=1000,
         )

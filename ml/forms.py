@@ -178,7 +178,9 @@ class ReviewBulkAcceptForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         raw = self.data.getlist("ids") if hasattr(self.data, "getlist") else []
-        self.fields["ids"].choices = [(v, v) for v in raw if str(v).isdigit()]
+        self.fields["ids"].choices = [
+            (v, v) for v in raw if str(v).isdigit() and 0 < int(v) <= MAX_ID
+        ]
 
     def clean(self):
         data = super().clean()

@@ -61,8 +61,8 @@ def category_update(
 
 def categories_csv_read(*, path: Path, display_name: str = "") -> list[tuple[str, str]]:
     """The (code, name) rows of a taxonomy CSV: a code column (``code``, ``category``
-    or ``prdtypecode``) and ``name``; rows without a code are skipped. Errors name the
-    file ``display_name`` (an upload's) or its path."""
+    or ``prdtypecode``) and ``name`` (the code when empty); a row without a code has
+    an empty one. Errors name the file ``display_name`` (an upload's) or its path."""
     shown = display_name or path
     try:
         with open(path, encoding="utf-8-sig", newline="") as handle:
@@ -84,7 +84,7 @@ def categories_csv_read(*, path: Path, display_name: str = "") -> list[tuple[str
         raise ImportFileError(f"cannot read {shown}: {exc.strerror}") from exc
     except (UnicodeDecodeError, csv.Error) as exc:
         raise ImportFileError(f"{shown}: unreadable: {exc}") from exc
-    return [(code, name or code) for code, name in rows if code]
+    return [(code, name or code) for code, name in rows]
 
 
 def categories_import_csv(*, path: Path) -> int:
@@ -93,7 +93,8 @@ def categories_import_csv(*, path: Path) -> int:
     rows = categories_csv_read(path=path)
     with transaction.atomic():
         for code, name in rows:
-            category_upsert(code=code, name=name)
+            if code:
+                category_upsert(code=code, name=name)
     return len(rows)
 
 

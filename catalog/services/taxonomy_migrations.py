@@ -204,11 +204,12 @@ def taxonomy_migration_plan_files(
 ) -> MigrationPlan:
     """``taxonomy_migration_plan`` of two files (``display_names``: errors name the
     files by their base name, for uploads stored under a temporary folder)."""
+    categories = categories_csv_read(
+        path=categories_path,
+        display_name=categories_path.name if display_names else "",
+    )
     return taxonomy_migration_plan(
-        categories=categories_csv_read(
-            path=categories_path,
-            display_name=categories_path.name if display_names else "",
-        ),
+        categories=[(code, name) for code, name in categories if code],
         rows=mapping_csv_read(path=mapping_path),
     )
 

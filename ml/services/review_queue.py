@@ -30,6 +30,20 @@ def review_threshold(*, version: ModelVersion) -> float:
     return threshold_for_precision(curve, target, default=float(target))
 
 
+def results_stored(job: BatchJob, results: Iterable[BatchResult]) -> list[BatchResult]:
+    """The stored rows of ``results``: the engine writes them with one
+    ``bulk_create(ignore_conflicts=True)``, which leaves the objects it was given
+    without primary keys."""
+    results = list(results)
+    if all(r.pk for r in results):
+        return results
+    return list(
+        BatchResult.objects.filter(
+            job=job, item_id__in=[r.item_id for r in results]
+        ).order_by("item_id")
+    )
+
+
 def _suggestions(result: BatchResult) -> list[dict]:
     top = [
         {"code": s["code"], "probability": round(float(s["probability"]), 4)}
@@ -58,6 +72,7 @@ def review_items_from_results(
     items created. Scopes call this from ``on_results``."""
     threshold = job.apply_threshold
     moves = moves or {}
+    results = results_stored(job, results)
     if threshold is None and reason == ReviewItem.Reason.LOW_CONFIDENCE and not moves:
         return 0
     below = [

@@ -37,6 +37,7 @@ from ml.selectors.model_versions import model_version_get_active
 from ml.services.batch import batch_job_cancel, batch_job_create
 from ml.services.batch_scopes import BatchItem, product_image_file
 from ml.services.review_queue import (
+    results_stored,
     review_items_from_results,
     review_items_withdraw_for_migration,
     review_threshold,
@@ -121,6 +122,7 @@ def migration_results_apply(*, job: BatchJob, results: list[BatchResult]) -> int
     migration = TaxonomyMigration.objects.get(pk=migration_id)
     if migration.status == TaxonomyMigration.Status.UNDONE:
         return 0
+    results = results_stored(job, results)
     moves = {
         m.product_id: m
         for m in _waiting_moves(migration_id).filter(

@@ -115,6 +115,10 @@ def test_bulk_accept_by_ids_and_by_filter(waiting, api_as, staff_user):
         "/api/v1/review-items/bulk-accept/", {"category": "X"}, format="json"
     )
     assert by_filter.json() == {"accepted": 2}
+    too_large = client.post(
+        "/api/v1/review-items/bulk-accept/", {"ids": [2**63]}, format="json"
+    )
+    assert too_large.status_code == 400
     assert set(ReviewItem.objects.values_list("status", flat=True)) == {"accepted"}
     assert AuditEvent.objects.filter(verb="review.accepted").count() == 3
 
