@@ -152,6 +152,13 @@ def migration_results_apply(*, job: BatchJob, results: list[BatchResult]) -> int
         result.applied = True
         moves.pop(result.product_id)
         moved += 1
+    # A product the model moved no longer waits for staff (e.g. a sample item not
+    # labelled before the apply job ran).
+    ReviewItem.objects.filter(
+        status=ReviewItem.Status.WAITING,
+        move__migration_id=migration_id,
+        move__new_category__isnull=False,
+    ).update(status=ReviewItem.Status.WITHDRAWN)
     rest = [r for r in results if r.product_id in moves]
     review_items_from_results(
         job=job, results=rest, reason=ReviewItem.Reason.LOW_CONFIDENCE, moves=moves

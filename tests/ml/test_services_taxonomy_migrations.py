@@ -123,10 +123,12 @@ def test_the_sample_takes_the_least_certain_first_per_new_category(migration):
 
 
 def test_results_above_the_threshold_move_the_others_wait(migration, staff_user):
-    ReviewItem.objects.all().delete()
     b_ids = sorted(
         Product.objects.filter(category__code="B").values_list("pk", flat=True)
     )
+    # the sample's first item (b_ids[0]) is still waiting when the apply job runs
+    sample_item = ReviewItem.objects.get(product_id=b_ids[0])
+    ReviewItem.objects.exclude(pk=sample_item.pk).delete()
     c_id = Product.objects.get(category__code="C").pk
     job = _apply_job(migration)
     results = [
@@ -144,7 +146,12 @@ def test_results_above_the_threshold_move_the_others_wait(migration, staff_user)
     )
     assert Product.objects.get(pk=b_ids[0]).category.code == "B1"
     assert BatchResult.objects.get(job=job, item_id=b_ids[0]).applied is True
-    waiting = dict(ReviewItem.objects.values_list("product_id", "reason"))
+    # the model moved it: its sample item no longer waits
+    sample_item.refresh_from_db()
+    assert sample_item.status == "withdrawn"
+    waiting = dict(
+        ReviewItem.objects.filter(status="waiting").values_list("product_id", "reason")
+    )
     assert waiting == {
         b_ids[1]: "low_confidence",
         c_id: "retired",
