@@ -85,3 +85,136 @@ class Product(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("catalog:product_detail", args=[self.pk])
+
+
+class TaxonomyVersion(models.Model):
+    """One version of the taxonomy: which categories it holds. Exactly one version is
+    current; a taxonomy migration makes its new version current and undoing it makes
+    the previous one current again. The current version's categories are the active
+    ones (``Category.active``, still the flag the forms and the training read);
+    a migration snapshots them into its old version before it changes anything."""
+
+    name = models.CharField(max_length=200)
+    # True for the current version, NULL otherwise: a unique index then allows at
+    # most one current row on every database (MySQL has no partial unique indexes).
+    is_current = models.BooleanField(null=True, unique=True, editable=False)
+    categories = models.ManyToManyField(
+        Category, related_name="taxonomy_versions", blank=True
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"taxonomy {self.name}"
+
+
+class TaxonomyMigration(models.Model):
+    """The move from one taxonomy version to the next, with the mapping it applied
+    (``{old_code: [new_code, ...]}``: one code = moved at once, several = a split that
+    a model and staff decide, none = retired)."""
+
+    class Status(models.TextChoices):
+        AWAITING = "awaiting", "Products await a decision"
+        DONE = "done", "Done"
+        UNDONE = "undone", "Undone"
+
+    from_version = models.ForeignKey(
+        TaxonomyVersion, on_delete=models.PROTECT, related_name="migrations_from"
+    )
+    to_version = models.ForeignKey(
+        TaxonomyVersion, on_delete=models.PROTECT, related_name="migrations_to"
+    )
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.AWAITING
+    )
+    mapping = models.JSONField(default=dict)
+    # What the import changed, to report it and to undo it: {"created": [codes],
+    # "renamed": {code: old name}, "retired": [codes], "mapped": n, "split": n, ...}
+    summary = models.JSONField(default=dict, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    undone_at = models.DateTimeField(null=True, blank=True)
+    undone_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"taxonomy migration {self.pk} ({self.status})"
+
+
+class CategoryMove(models.Model):
+    """One product's move in a taxonomy migration: from its old category to its new
+    one, how that was decided and by whom. ``new_category`` is empty while the product
+    waits (a split or a retired category). The model that decided is kept as a plain
+    id: the catalog never depends on the ML app (app order), and a move outlives the
+    model version's row anyway."""
+
+    class Kind(models.TextChoices):
+        MAPPED = "mapped", "One-to-one mapping"
+        SPLIT = "split", "Split"
+        RETIRED = "retired", "Retired category"
+
+    class How(models.TextChoices):
+        MAPPED = "mapped", "The mapping"
+        MODEL = "model", "A model"
+        STAFF = "staff", "Staff"
+
+    migration = models.ForeignKey(
+        TaxonomyMigration, on_delete=models.CASCADE, related_name="moves"
+    )
+    product = models.ForeignKey(
+        Product, on_delete=models.CASCADE, related_name="category_moves"
+    )
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    old_category = models.ForeignKey(
+        Category, on_delete=models.PROTECT, related_name="+"
+    )
+    new_category = models.ForeignKey(
+        Category, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    how = models.CharField(max_length=20, choices=How.choices, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    model_version_id = models.PositiveIntegerField(null=True, blank=True)
+    probability = models.FloatField(null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["migration", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["migration", "product"], name="categorymove_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        new = self.new_category.code if self.new_category else "?"
+        return f"{self.product_id}: {self.old_category.code} -> {new}"

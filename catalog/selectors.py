@@ -6,7 +6,7 @@ from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.db.models.functions import Length
 
 from accounts.models import User
-from catalog.models import Category, Product
+from catalog.models import Category, Product, TaxonomyMigration
 from catalog.text import search_normalise
 from rakuten.exceptions import NotFoundError
 
@@ -101,3 +101,10 @@ def proposal_get(*, pk: int) -> Product:
 
 def _reads_all(user) -> bool:
     return user.is_superuser or user.role in (User.Role.STAFF, User.Role.INTEGRATOR)
+
+
+def taxonomy_migration_list(*, limit: int = 20) -> QuerySet[TaxonomyMigration]:
+    """The latest taxonomy migrations, newest first."""
+    return TaxonomyMigration.objects.select_related(
+        "from_version", "to_version", "created_by"
+    ).order_by("-created_at", "-id")[:limit]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from ml import api, api_batch, api_monitoring
+from ml import api, api_batch, api_monitoring, api_review
 
 urlpatterns = [
     path("predict/", api.PredictApi.as_view(), name="api-predict"),
@@ -48,4 +48,42 @@ urlpatterns = [
         name="api-batch-job-resume",
     ),
     path("datasets/reset/", api.DatasetResetApi.as_view(), name="api-dataset-reset"),
+    path(
+        "review-items/", api_review.ReviewItemListApi.as_view(), name="api-review-items"
+    ),
+    path(
+        "review-items/bulk-accept/",
+        api_review.ReviewItemBulkAcceptApi.as_view(),
+        name="api-review-items-bulk-accept",
+    ),
+    path(
+        "review-items/<int:pk>/decide/",
+        api_review.ReviewItemDecideApi.as_view(),
+        name="api-review-item-decide",
+    ),
+    path(
+        "taxonomy-migrations/",
+        api_review.TaxonomyMigrationCreateApi.as_view(),
+        name="api-taxonomy-migrations",
+    ),
+    path(
+        "taxonomy-migrations/<int:pk>/",
+        api_review.TaxonomyMigrationDetailApi.as_view(),
+        name="api-taxonomy-migration",
+    ),
+    path(
+        "taxonomy-migrations/<int:pk>/undo/",
+        api_review.TaxonomyMigrationUndoApi.as_view(),
+        name="api-taxonomy-migration-undo",
+    ),
+    path(
+        "taxonomy-migrations/<int:pk>/predict/",
+        api_review.TaxonomyMigrationPredictApi.as_view(),
+        name="api-taxonomy-migration-predict",
+    ),
+    path(
+        "taxonomy-migrations/<int:pk>/train/",
+        api_review.TaxonomyMigrationTrainApi.as_view(),
+        name="api-taxonomy-migration-train",
+    ),
 ]

@@ -5,7 +5,7 @@ from django import forms
 
 from catalog.forms import photo_validate
 from catalog.selectors import category_list
-from ml.models import ModelVersion
+from ml.models import ModelVersion, ReviewItem
 from ml.options import (
     training_options_errors,
     training_options_form_fields,
@@ -169,3 +169,70 @@ class BatchJobForm(BootstrapFormMixin, forms.Form):
             {"categories": codes} if data.get("scope") == "categories" else {}
         )
         return data
+
+
+class ReviewFilterForm(BootstrapFormMixin, forms.Form):
+    """The review page's filters (GET)."""
+
+    category = forms.CharField(required=False, max_length=64, label="Category")
+    max_probability = forms.FloatField(
+        required=False, min_value=0.0, max_value=1.0, label="Confidence below"
+    )
+    reason = forms.ChoiceField(
+        required=False,
+        choices=[("", "Any reason"), *ReviewItem.Reason.choices],
+        label="Reason",
+    )
+
+    def filters(self) -> dict:
+        """The selector's keyword arguments (no filter when the form is invalid)."""
+        if not self.is_valid():
+            return {}
+        data = self.cleaned_data
+        return {
+            "category": data["category"].strip(),
+            "max_probability": data["max_probability"],
+            "reason": data["reason"],
+        }
+
+
+class ReviewDecideForm(forms.Form):
+    """One decision: accept the first suggestion, or a category code."""
+
+    accept = forms.BooleanField(required=False)
+    category = forms.CharField(required=False, max_length=64)
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("accept") and not data.get("category"):
+            raise forms.ValidationError("Accept the suggestion or choose a category.")
+        return data
+
+
+class ReviewBulkAcceptForm(forms.Form):
+    """Accept the ticked items (``ids``), or every item the filters match
+    (``everything``)."""
+
+    ids = forms.TypedMultipleChoiceField(coerce=int, required=False, choices=())
+    everything = forms.BooleanField(required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        raw = self.data.getlist("ids") if hasattr(self.data, "getlist") else []
+        self.fields["ids"].choices = [
+            (v, v) for v in raw if str(v).isdigit() and 0 < int(v) <= MAX_ID
+        ]
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("ids") and not data.get("everything"):
+            raise forms.ValidationError("Tick the products to accept.")
+        return data
+
+
+class TaxonomyMigrationForm(BootstrapFormMixin, forms.Form):
+    categories = forms.FileField(label="New taxonomy (CSV: code,name)")
+    mapping = forms.FileField(label="Mapping (CSV: old_code,new_code)")
+    dry_run = forms.BooleanField(
+        required=False, label="Dry run: only say what would change"
+    )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from ml import views, views_batch
+from ml import views, views_batch, views_review
 
 app_name = "ml"
 
@@ -70,5 +70,39 @@ urlpatterns = [
         views_batch.batch_job_update,
         {"action": "resume"},
         name="batch_job_resume",
+    ),
+    path("staff/review/", views_review.review, name="review"),
+    path(
+        "staff/review/<int:pk>/decide/",
+        views_review.review_item_decide_view,
+        name="review_decide",
+    ),
+    path(
+        "staff/review/bulk-accept/",
+        views_review.review_bulk_accept,
+        name="review_bulk_accept",
+    ),
+    path(
+        "staff/categories/migrate/",
+        views_review.taxonomy_migration_create_view,
+        name="taxonomy_migrate",
+    ),
+    path(
+        "staff/categories/migrations/<int:pk>/undo/",
+        views_review.taxonomy_migration_action,
+        {"action": "undo"},
+        name="taxonomy_migration_undo",
+    ),
+    path(
+        "staff/categories/migrations/<int:pk>/predict/",
+        views_review.taxonomy_migration_action,
+        {"action": "predict"},
+        name="taxonomy_migration_predict",
+    ),
+    path(
+        "staff/categories/migrations/<int:pk>/train/",
+        views_review.taxonomy_migration_action,
+        {"action": "train"},
+        name="taxonomy_migration_train",
     ),
 ]

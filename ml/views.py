@@ -19,7 +19,7 @@ from django.views.decorators.http import (
 
 from audit.selectors import audit_event_list
 from catalog.forms import form_add_service_error
-from catalog.selectors import proposal_get
+from catalog.selectors import proposal_get, taxonomy_migration_list
 from catalog.services.taxonomy import category_merge
 from ml.forms import (
     CategoryMergeForm,
@@ -28,6 +28,7 @@ from ml.forms import (
     ModelCompareForm,
     ModelRollbackForm,
     SuggestionForm,
+    TaxonomyMigrationForm,
     TrainingRunForm,
 )
 from ml.models import ModelVersion
@@ -396,6 +397,8 @@ def categories(request):
             "form": form,
             "rows": taxonomy_overview(),
             "active_version": model_version_get_active(),
+            "migration_form": TaxonomyMigrationForm(),
+            "migrations": taxonomy_migration_list(),
         },
     )
 

@@ -29,6 +29,14 @@ API_PATHS = [
     "/api/v1/batch-jobs/{id}/",
     "/api/v1/batch-jobs/{id}/cancel/",
     "/api/v1/batch-jobs/{id}/resume/",
+    "/api/v1/review-items/",
+    "/api/v1/review-items/{id}/decide/",
+    "/api/v1/review-items/bulk-accept/",
+    "/api/v1/taxonomy-migrations/",
+    "/api/v1/taxonomy-migrations/{id}/",
+    "/api/v1/taxonomy-migrations/{id}/undo/",
+    "/api/v1/taxonomy-migrations/{id}/predict/",
+    "/api/v1/taxonomy-migrations/{id}/train/",
 ]
 
 

@@ -59,9 +59,11 @@ def category_update(
     return category
 
 
-def categories_import_csv(*, path: Path) -> int:
-    """Import a taxonomy: a CSV with a code column (``code``, ``category`` or
-    ``prdtypecode``) and ``name``. Existing codes are renamed; returns rows read."""
+def categories_csv_read(*, path: Path, display_name: str = "") -> list[tuple[str, str]]:
+    """The (code, name) rows of a taxonomy CSV: a code column (``code``, ``category``
+    or ``prdtypecode``) and ``name`` (the code when empty); a row without a code has
+    an empty one. Errors name the file ``display_name`` (an upload's) or its path."""
+    shown = display_name or path
     try:
         with open(path, encoding="utf-8-sig", newline="") as handle:
             reader = csv.DictReader(handle)
@@ -71,18 +73,28 @@ def categories_import_csv(*, path: Path) -> int:
             )
             if code_column is None or "name" not in columns:
                 raise ImportFileError(
-                    f"{path}: expected a code column (code, category or prdtypecode) "
+                    f"{shown}: expected a code column (code, category or prdtypecode) "
                     "and a name column"
                 )
-            rows = [(r[code_column].strip(), r["name"].strip()) for r in reader]
+            rows = [
+                ((r[code_column] or "").strip(), (r["name"] or "").strip())
+                for r in reader
+            ]
     except OSError as exc:
-        raise ImportFileError(f"cannot read {path}: {exc.strerror}") from exc
+        raise ImportFileError(f"cannot read {shown}: {exc.strerror}") from exc
     except (UnicodeDecodeError, csv.Error) as exc:
-        raise ImportFileError(f"{path}: unreadable: {exc}") from exc
+        raise ImportFileError(f"{shown}: unreadable: {exc}") from exc
+    return [(code, name or code) for code, name in rows]
+
+
+def categories_import_csv(*, path: Path) -> int:
+    """Import a taxonomy: a CSV with a code column (``code``, ``category`` or
+    ``prdtypecode``) and ``name``. Existing codes are renamed; returns rows read."""
+    rows = categories_csv_read(path=path)
     with transaction.atomic():
         for code, name in rows:
             if code:
-                category_upsert(code=code, name=name or code)
+                category_upsert(code=code, name=name)
     return len(rows)
 
 

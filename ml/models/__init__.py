@@ -443,6 +443,7 @@ class SellerLabelReview(models.Model):
 
 # Batch prediction jobs (ml.models.batch) are models of this app too.
 from ml.models.batch import BatchChunk, BatchJob, BatchResult  # noqa: E402
+from ml.models.review import ReviewItem  # noqa: E402
 
 __all__ = [
     "Alert",
@@ -455,6 +456,7 @@ __all__ = [
     "ModelActivation",
     "ModelVersion",
     "Prediction",
+    "ReviewItem",
     "SellerLabelReview",
     "TrainingRun",
 ]

@@ -391,6 +391,16 @@ ML_ANOMALY_WEIGHT = env.float("ML_ANOMALY_WEIGHT", default=1.0)
 ML_LABEL_GUARD_CONFIDENCE = env.float("ML_LABEL_GUARD_CONFIDENCE", default=0.8)
 ML_LABEL_GUARD_MIN_LISTINGS = env.int("ML_LABEL_GUARD_MIN_LISTINGS", default=20)
 ML_LABEL_GUARD_MAX_RATE = env.float("ML_LABEL_GUARD_MAX_RATE", default=0.5)
+# The review queue: a batch job applies a result whose probability reaches the
+# threshold at which the model's validation precision is ML_REVIEW_TARGET_PRECISION
+# (its fusion report's precision curve; this probability itself when the version has
+# no curve); below it, the product waits for staff. A taxonomy split asks staff to
+# label ML_MIGRATION_SAMPLE_PER_CATEGORY products per new category, least certain
+# first.
+ML_REVIEW_TARGET_PRECISION = env.float("ML_REVIEW_TARGET_PRECISION", default=0.95)
+ML_MIGRATION_SAMPLE_PER_CATEGORY = env.int(
+    "ML_MIGRATION_SAMPLE_PER_CATEGORY", default=5
+)
 
 # --- MLflow and TensorBoard ---------------------------------------------------------
 # The MLflow mirror (ml.services.mlflow_mirror): unset, nothing imports mlflow. Set
