@@ -26,6 +26,7 @@ from django.db.models import QuerySet
 from catalog.models import Category, Product
 from catalog.selectors import unlabelled_pool
 from ml.models import BatchResult
+from ml.services.review_queue import review_items_from_results
 from rakuten.exceptions import ApplicationError
 
 if TYPE_CHECKING:
@@ -136,6 +137,9 @@ class ProductScope:
         ]
 
     def on_results(self, job: BatchJob, results: list[BatchResult]) -> None:
+        """With a threshold: results at or above it are marked applied (the
+        product's confirmed category is left alone), the others wait for a person
+        in the review queue."""
         if job.apply_threshold is None:
             return
         BatchResult.objects.filter(
@@ -143,6 +147,7 @@ class ProductScope:
             item_id__in=[result.item_id for result in results],
             probability__gte=job.apply_threshold,
         ).exclude(predicted_code="").update(applied=True)
+        review_items_from_results(job=job, results=results)
 
     def on_finish(self, job: BatchJob) -> None:
         return None

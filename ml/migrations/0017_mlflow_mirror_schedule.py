@@ -33,7 +33,7 @@ def remove_schedule(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("ml", "0014_mlflow_mirror_fields"),
+        ("ml", "0016_mlflow_mirror_fields"),
         ("django_celery_beat", "0019_alter_periodictasks_options"),
     ]
 
