@@ -7,6 +7,7 @@ from celery.signals import worker_ready
 from django.db import DatabaseError
 from kombu.exceptions import OperationalError as BrokerError
 
+from ml.services.batch import batch_chunk_run, batch_jobs_requeue_stale
 from ml.services.listing_suggestions import listing_import_suggest
 from ml.services.monitoring import model_monitoring_run
 from ml.services.scheduling import (
@@ -73,8 +74,11 @@ def listing_import_suggest_task(import_id: int) -> int | None:
 def training_runs_requeue_stale_task() -> dict:
     """The watchdog (beat, every minute, routed to the ``watchdog`` queue): queue again
     the runs whose worker died (no heartbeat), and send the queued runs whose message
-    never reached the broker."""
-    return training_runs_recover()
+    never reached the broker; and send again the pending chunks of batch jobs that
+    made no progress for ``BATCH_STALE_SECONDS``."""
+    outcome = training_runs_recover()
+    outcome["batch_jobs_requeued"] = batch_jobs_requeue_stale()["requeued"]
+    return outcome
 
 
 @worker_ready.connect
@@ -88,3 +92,24 @@ def training_runs_recover_on_worker_ready(sender, **kwargs) -> None:
         logger.warning("training runs not recovered at worker start: %s", exc)
     else:
         logger.info("training runs recovered at worker start: %s", outcome)
+
+
+# A chunk predicts a few hundred products (seconds on a CPU; minutes with photos on a
+# slow backbone): late acknowledgement (given back to the broker if the worker is
+# lost) and limits so that a stuck chunk cannot hold a worker forever. A chunk is
+# safe to run twice (ml.services.batch).
+BATCH_CHUNK_SOFT_TIME_LIMIT = 30 * 60
+BATCH_CHUNK_TIME_LIMIT = BATCH_CHUNK_SOFT_TIME_LIMIT + 60
+
+
+@shared_task(
+    name="ml.tasks.batch_chunk_run",
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=BATCH_CHUNK_SOFT_TIME_LIMIT,
+    time_limit=BATCH_CHUNK_TIME_LIMIT,
+)
+def batch_chunk_run_task(self, chunk_id: int) -> str:
+    """One chunk of a batch prediction job (routed to the ``batch`` queue)."""
+    return batch_chunk_run(chunk_id=chunk_id, worker=self.request.hostname or "")

@@ -25,6 +25,7 @@ __all__ = [
     "GRID_STEP",
     "choose_weights",
     "fuse",
+    "restrict",
     "shares",
     "simplex_grid",
     "stacking_weights",
@@ -89,6 +90,25 @@ def fuse(probs: Probs, available: Masks, weights: Mapping[str, float]) -> torch.
     stacked = torch.stack([probs[name].double() for name in names], dim=1)  # [N,B,C]
     fused = (row_w.unsqueeze(-1) * stacked).sum(dim=1)
     return fused.to(first.dtype)
+
+
+def restrict(probs: torch.Tensor, allowed: Sequence[int]) -> torch.Tensor:
+    """Restrict probabilities ``[..., C]`` to the classes ``allowed`` (indices): the
+    other classes get 0 and the allowed ones are renormalised to sum to 1 (equal
+    shares where the allowed classes had no mass at all). A product whose old
+    category split into some new ones is predicted over those only."""
+    indices = sorted({int(i) for i in allowed})
+    if not indices:
+        raise ValueError("restrict needs at least one allowed class")
+    n_classes = probs.shape[-1]
+    if indices[0] < 0 or indices[-1] >= n_classes:
+        raise ValueError(f"allowed classes must lie in [0, {n_classes})")
+    mask = torch.zeros(n_classes, dtype=probs.dtype)
+    mask[indices] = 1.0
+    kept = probs * mask
+    totals = kept.sum(dim=-1, keepdim=True)
+    uniform = mask / len(indices)
+    return torch.where(totals > _EPS, kept / totals.clamp_min(_EPS), uniform)
 
 
 def _score(

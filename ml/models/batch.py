@@ -63,6 +63,10 @@ class BatchJob(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
+    # When a chunk was last taken or finished: a running job with pending chunks and
+    # no progress for BATCH_STALE_SECONDS lost their messages or their worker (the
+    # watchdog queues them again; chunks are idempotent).
+    progress_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

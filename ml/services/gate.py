@@ -14,6 +14,8 @@ from ml.models import (
     ModelVersion,
 )
 from ml.selectors.model_versions import model_version_get_active
+from ml.services.batch_predict import batch_items_predict
+from ml.services.batch_scopes import BatchItem
 from ml.services.model_versions import model_version_activate
 from ml.services.training_data import evaluation_slice_products
 from rakuten.exceptions import ApplicationError
@@ -37,15 +39,23 @@ def evaluation_slice_items() -> list[dict]:
 
 
 def _slice_predictions(version: ModelVersion, items: list[dict]) -> list[str]:
-    """``version``'s top category for every item."""
-    from ml.core.inference import get_predictor
-
-    predictor = get_predictor(version.bundle_path, version.bundle_sha256)
-    return [
-        result.top[0][0]
-        for start in range(0, len(items), 64)
-        for result in predictor.predict_batch(items[start : start + 64], top_k=1)
-    ]
+    """``version``'s top category for every item, predicted by the batch engine's
+    chunk prediction (``ml.services.batch_predict``: the same code as a batch job of
+    scope "gate")."""
+    predictions = batch_items_predict(
+        version=version,
+        items=[
+            BatchItem(
+                item_id=index,
+                title=item["title"],
+                description=item["description"],
+                image=item["image"],
+            )
+            for index, item in enumerate(items)
+        ],
+        top_k=1,
+    )
+    return [prediction.code for prediction in predictions]
 
 
 # ``active`` not given: compare with the model active now.

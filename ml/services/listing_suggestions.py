@@ -14,6 +14,8 @@ from django.utils import timezone
 from catalog.models import Category, ListingImport, ListingImportRow
 from ml.models import ChoiceSource, Prediction
 from ml.selectors.model_versions import model_version_get_active
+from ml.services.batch import batch_job_create
+from ml.services.batch_scopes import BatchItem
 from ml.services.predictions import prediction_input_sha256
 from rakuten.exceptions import ApplicationError
 
@@ -29,8 +31,6 @@ def listing_import_suggest(*, import_id: int) -> ListingImport | None:
     ``ml.tasks.listing_import_suggest``). Safe to run twice: only an uploaded import
     starts a job. Without an active model the import is ready at once, every row
     flagged, for the seller to categorise by hand."""
-    from ml.services.batch import batch_job_create
-
     with transaction.atomic():
         listing_import = (
             ListingImport.objects.select_for_update()
@@ -79,8 +79,6 @@ class ImportScope:
         )
 
     def items(self, job, ids: list[int]) -> list:
-        from ml.services.batch_scopes import BatchItem
-
         media = Path(settings.MEDIA_ROOT)
         rows = ListingImportRow.objects.filter(
             listing_import_id=job.scope_params["import_id"], pk__in=ids

@@ -187,9 +187,14 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # The watchdog (stale and unsent training runs) has a queue of its own, so that it never
 # waits behind queued training runs; every other ml task goes to the ml queue. A worker
-# must consume default, ml and watchdog (run_platform's does).
+# must consume default, ml and watchdog (run_platform's does), and one the batch queue.
 CELERY_TASK_ROUTES = {
     "ml.tasks.training_runs_requeue_stale": {"queue": "watchdog"},
+    # batch prediction chunks: their own queue (a worker of their own, or GPU
+    # machines that consume it alone), so batch work never delays training or the web
+    "ml.tasks.batch_chunk_run": {"queue": "batch"},
+    # a seller's listing import starts its batch job there too (never behind training)
+    "ml.tasks.listing_import_suggest": {"queue": "batch"},
     "ml.tasks.*": {"queue": "ml"},
 }
 CELERY_TASK_ACKS_LATE = True
@@ -371,6 +376,12 @@ ML_ALERT_TRIGGERS_RETRAINING = env.bool("ML_ALERT_TRIGGERS_RETRAINING", default=
 # A running training run whose heartbeat is older than this is queued again (once) by
 # the watchdog (every minute); a run beats every 30 s while it trains.
 ML_STALE_RUN_SECONDS = env.int("ML_STALE_RUN_SECONDS", default=120)
+# Batch prediction jobs (ml.services.batch; docs/batch.md): products per chunk (one
+# Celery task on the batch queue), products per forward pass, and how long a running
+# job may go without progress before the watchdog queues its pending chunks again.
+BATCH_CHUNK_SIZE = env.int("BATCH_CHUNK_SIZE", default=500)
+BATCH_PREDICT_BATCH_SIZE = env.int("BATCH_PREDICT_BATCH_SIZE", default=256)
+BATCH_STALE_SECONDS = env.int("BATCH_STALE_SECONDS", default=600)
 # A candidate is promoted automatically only if its weighted F1 on the evaluation
 # slice, and on the slice's recent window (products confirmed since the active model
 # was made, within ML_METRICS_WINDOW_DAYS; checked from ML_GATE_MIN_RECENT_PRODUCTS

@@ -130,7 +130,7 @@ def test_run_platform_queues_the_starter_model_and_starts_at_once(
         call_command("run_platform", "--addr", "127.0.0.1:8765")
     # Then web, worker and beat start with the starter run queued, and it says so
     assert exit_info.value.code == 0
-    assert started == [(["web", "worker", "beat"], ["queued"])]
+    assert started == [(["web", "worker", "batch-worker", "beat"], ["queued"])]
     run = TrainingRun.objects.get()
     assert queued == [run.pk]
     out = capsys.readouterr().out

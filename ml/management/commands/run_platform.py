@@ -26,7 +26,7 @@ class Command(BaseCommand):
     help = (
         "Prepare a fresh platform (migrate, demo accounts, demo catalogue), queue the "
         "starter model's training and run the web server, a Celery worker (which "
-        "trains it) and beat until Ctrl-C."
+        "trains it), a worker for batch prediction and beat until Ctrl-C."
     )
 
     def add_arguments(self, parser):
@@ -62,7 +62,7 @@ class Command(BaseCommand):
                     f"  {role:<7} log-in: {username} / {password}\n"
                     for username, password, role in DEMO_ACCOUNTS
                 )
-                + "Ctrl-C stops the web server, the worker and beat.\n"
+                + "Ctrl-C stops the web server, the workers and beat.\n"
             )
         )
         celery = [python, "-m", "celery", "-A", "rakuten"]
@@ -78,6 +78,23 @@ class Command(BaseCommand):
                         "default,ml,watchdog",
                         "-c",
                         "2",
+                        "-l",
+                        "info",
+                    ],
+                ),
+                # batch prediction chunks: a worker of their own, so a long
+                # re-categorisation never delays training or the watchdog
+                ProcessSpec(
+                    "batch-worker",
+                    [
+                        *celery,
+                        "worker",
+                        "-Q",
+                        "batch",
+                        "-c",
+                        "1",
+                        "-n",
+                        "batch@%h",
                         "-l",
                         "info",
                     ],

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("ml", "0013_batch_jobs"),
+        ("ml", "0014_batch_job_progress_at"),
     ]
 
     operations = [
