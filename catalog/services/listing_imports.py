@@ -304,7 +304,7 @@ def listing_import_confirm(
 def _decisions_apply(listing_import, choices, accept_at_or_above) -> list[int]:
     """The ids of the rows to list, after applying the request's choices."""
     rows = listing_import.rows.all()
-    if choices is None and accept_at_or_above is None:
+    if not choices and accept_at_or_above is None:
         return list(
             rows.filter(
                 decision__in=[Decision.ACCEPTED, Decision.CHANGED],
