@@ -36,9 +36,14 @@ csv.field_size_limit(1024 * 1024)
 
 
 class ListingFileError(ApplicationError):
-    """The CSV or the zip cannot be imported at all: nothing is stored."""
+    """The CSV or the zip cannot be imported at all: nothing is stored. ``field``
+    (``csv`` or ``zip``) names the upload at fault: the message is that field's
+    error (``extra``)."""
 
     code = "invalid_file"
+
+    def __init__(self, message: str, *, field: str = "csv") -> None:
+        super().__init__(message, extra={field: [message]})
 
 
 @dataclass(frozen=True)
@@ -86,7 +91,7 @@ def sizes_check(*, csv_size: int, zip_size: int | None, limits: ListingLimits) -
         )
     if zip_size is not None and zip_size > limits.max_zip_bytes:
         raise ListingFileError(
-            f"The zip is larger than {size_text(limits.max_zip_bytes)}."
+            f"The zip is larger than {size_text(limits.max_zip_bytes)}.", field="zip"
         )
 
 
@@ -111,7 +116,7 @@ def listing_csv_read(
         raise ListingFileError(
             f"The CSV misses the column{'s' if len(missing) > 1 else ''} "
             f"{', '.join(missing)}: its header must be {','.join(COLUMNS)}.",
-            extra={"csv": [f"Missing column: {name}." for name in missing]},
+            field="csv",
         )
     index = {name: columns.index(name) for name in COLUMNS}
     rows: list[ListingRow] = []
@@ -129,7 +134,7 @@ def listing_csv_read(
                 raise ListingFileError(
                     f"The CSV has more than {max_rows:,} rows: import at most "
                     f"{max_rows:,} at a time.",
-                    extra={"csv": [f"More than {max_rows:,} rows."]},
+                    field="csv",
                 )
             values = {
                 name: (record[i].strip() if i < len(record) else "")
@@ -177,7 +182,9 @@ class PhotoArchive:
             self._zip = zipfile.ZipFile(upload)
             infos = self._zip.infolist()
         except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError) as exc:
-            raise ListingFileError("The zip is not a readable zip archive.") from exc
+            raise ListingFileError(
+                "The zip is not a readable zip archive.", field="zip"
+            ) from exc
         declared = 0
         self._by_name: dict[str, zipfile.ZipInfo] = {}
         by_base: dict[str, list[zipfile.ZipInfo]] = {}
@@ -190,7 +197,7 @@ class PhotoArchive:
             self._by_name[name] = info
             by_base.setdefault(PurePosixPath(name).name, []).append(info)
         if declared > limits.max_unzipped_bytes:
-            raise ListingFileError(_bomb_message(limits))
+            raise ListingFileError(_bomb_message(limits), field="zip")
         # A bare file name finds a photo in a folder of the zip, when only one has it.
         self._by_base = {
             base: found[0] for base, found in by_base.items() if len(found) == 1
@@ -214,11 +221,11 @@ class PhotoArchive:
                     if size > self.limits.max_photo_bytes:
                         raise self._too_large(info)
                     if self.inflated > self.limits.max_unzipped_bytes:
-                        raise ListingFileError(_bomb_message(self.limits))
+                        raise ListingFileError(_bomb_message(self.limits), field="zip")
                     chunks.append(block)
         except (zipfile.BadZipFile, OSError, EOFError, RuntimeError) as exc:
             raise ListingFileError(
-                f"The photo {info.filename} cannot be read from the zip."
+                f"The photo {info.filename} cannot be read from the zip.", field="zip"
             ) from exc
         return b"".join(chunks)
 
@@ -233,7 +240,7 @@ class PhotoArchive:
             raise ListingFileError(
                 f"The photo {info.filename} (line {line}) is refused: {exc.message} "
                 "Nothing was imported.",
-                extra={"zip": [f"{info.filename}: {exc.message}"]},
+                field="zip",
             ) from exc
         return data, checked.extension
 
@@ -241,7 +248,7 @@ class PhotoArchive:
         return ListingFileError(
             f"The photo {info.filename} is larger than "
             f"{size_text(self.limits.max_photo_bytes)}.",
-            extra={"zip": [f"{info.filename}: too large."]},
+            field="zip",
         )
 
     def close(self) -> None:
@@ -256,17 +263,17 @@ def _entry_check(info: zipfile.ZipInfo) -> None:
         raise ListingFileError(
             f"The zip holds an unsafe path ({info.filename}): paths may not be "
             "absolute or contain '..'. Nothing was imported.",
-            extra={"zip": [f"Unsafe path: {info.filename}"]},
+            field="zip",
         )
     if stat.S_ISLNK(info.external_attr >> 16):
         raise ListingFileError(
             f"The zip holds a symbolic link ({info.filename}). Nothing was imported.",
-            extra={"zip": [f"Symbolic link: {info.filename}"]},
+            field="zip",
         )
     if info.flag_bits & 0x1:
         raise ListingFileError(
             f"The zip's entry {info.filename} is encrypted.",
-            extra={"zip": [f"Encrypted: {info.filename}"]},
+            field="zip",
         )
 
 

@@ -81,9 +81,9 @@ def listing_import_create(*, seller, csv_file, zip_file=None) -> ListingImport:
     try:
         staged = _photos_stage(rows, rejections, archive, folder)
         if not staged:
+            first = "; ".join(f"line {r.line}: {r.reason}" for r in rejections[:5])
             raise ListingFileError(
-                "No row of the CSV can be imported.",
-                extra={"rows": [f"line {r.line}: {r.reason}" for r in rejections]},
+                f"No row of the CSV can be imported ({first or 'it has no rows'})."
             )
         listing_import = _rows_store(
             seller=seller,
