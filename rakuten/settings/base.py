@@ -318,10 +318,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    # Two models have a ``status`` field: give each enum a readable name.
+    # Several models have a ``status`` field: give each enum a readable name.
     "ENUM_NAME_OVERRIDES": {
         "ModelVersionStatusEnum": "ml.models.ModelVersion.Status",
         "TrainingRunStatusEnum": "ml.models.TrainingRun.Status",
+        "ListingImportStatusEnum": "catalog.models.ListingImport.Status",
     },
 }
 
