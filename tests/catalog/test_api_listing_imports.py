@@ -2,6 +2,7 @@
 batch engine, read, confirm; every refused file is a clear 400 and stores nothing;
 another seller's import is a 404."""
 
+import jsonschema
 import pytest
 
 from catalog.models import ListingImport, ListingImportRow, Product
@@ -9,6 +10,7 @@ from ml.models import ChoiceSource, Prediction
 from rakuten.celery import app
 from tests.catalog.listing_import_data import csv_upload, media_files, zip_upload
 from tests.images import jpeg_bytes
+from tests.test_schema_conformance import component
 
 pytestmark = pytest.mark.django_db
 
@@ -56,6 +58,8 @@ def test_upload_suggest_review_and_confirm(
     import_id = body["id"]
 
     detail = client.get(f"{URL}{import_id}/").json()
+    schema = client.get("/api/v1/schema/", {"format": "json"}).json()
+    jsonschema.validate(detail, component(schema, "ListingImportDetailOutput"))
     assert detail["status"] == "ready"
     assert detail["progress"]["done"] == detail["progress"]["total"] == 3
     rows = detail["rows"]["results"]

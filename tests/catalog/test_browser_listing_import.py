@@ -36,6 +36,7 @@ def test_a_seller_imports_reviews_and_confirms_a_catalogue(
     browser,
     live_server,
     active_model,
+    settings,
     training_categories,
     eager,
     screenshots,
@@ -45,6 +46,8 @@ def test_a_seller_imports_reviews_and_confirms_a_catalogue(
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
     wait = WebDriverWait(browser, WAIT_SECONDS)
+    # Above any probability: every row is flagged first, for the bulk accept to take.
+    settings.LISTING_IMPORT_THRESHOLD = 1.01
     UserFactory(username="pro", role="seller")
     csv_file, zip_file = tmp_path / "catalogue.csv", tmp_path / "photos.zip"
     csv_file.write_bytes(csv_bytes(ROWS))
@@ -80,6 +83,7 @@ def test_a_seller_imports_reviews_and_confirms_a_catalogue(
         "PRO-2",
         "PRO-3",
     ]
+    assert {r.get_attribute("data-decision") for r in rows} == {"flagged"}
     assert len(browser.find_elements(By.CSS_SELECTOR, ".import-thumb")) == 2
     wait.until(
         lambda d: d.execute_script(
@@ -105,6 +109,8 @@ def test_a_seller_imports_reviews_and_confirms_a_catalogue(
             == "changed"
         )
     )
+    flagged = browser.find_elements(By.CSS_SELECTOR, "tr[data-decision=flagged]")
+    assert sorted(r.get_attribute("data-sku") for r in flagged) == ["PRO-1", "PRO-3"]
     # and accepts every other suggestion at once, then confirms
     browser.find_element(By.ID, "accept-flagged").click()
     wait.until(

@@ -315,3 +315,14 @@ def test_expiry_deletes_the_uploads_of_unconfirmed_imports(
     assert all(name.startswith(fresh.folder) for name in media_files(media_root))
     assert len(media_files(media_root)) == 2
     assert listing_imports_expire() == 0
+
+
+def test_a_csv_without_any_good_row_is_refused(seller, media_root):
+    rows = [("", "Sans référence", "", ""), ("C-2", "ab", "", "")]
+    with pytest.raises(ListingFileError) as caught:
+        upload(seller, rows, photos={})
+    assert caught.value.message == (
+        "No row of the CSV can be imported (line 2: The sku is empty.; line 3: The "
+        "title is shorter than 3 characters.)."
+    )
+    assert ListingImport.objects.count() == 0
