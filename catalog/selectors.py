@@ -124,8 +124,8 @@ def listing_import_rows(
     decision: str | None = None,
     category_id: int | None = None,
 ) -> QuerySet[ListingImportRow]:
-    """The import's rows in CSV order (flagged rows first when ``flagged_first``),
-    of one decision and/or one chosen category."""
+    """The import's rows in CSV order, of one decision and/or one chosen
+    category."""
     rows = listing_import.rows.select_related("category", "product")
     if decision:
         rows = rows.filter(decision=decision)

@@ -326,3 +326,26 @@ def test_a_csv_without_any_good_row_is_refused(seller, media_root):
         "title is shorter than 3 characters.)."
     )
     assert ListingImport.objects.count() == 0
+
+
+def test_a_zip_entry_that_understates_its_size_is_refused(seller, media_root):
+    # Given a photo entry whose directory declares 10 bytes but inflates to 300,000
+    # (a zip bomb that lies: the declared total passes the limit)
+    import struct
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.catalog.listing_import_data import zip_bytes
+
+    data = zip_bytes({"a.jpg": b"\0" * 300_000, "photos/c.jpg": jpeg_bytes()})
+    lying = data.replace(struct.pack("<I", 300_000), struct.pack("<I", 10))
+    assert lying.count(struct.pack("<I", 10)) >= 2
+    # When it is uploaded, then it is refused and nothing is stored
+    with pytest.raises(ListingFileError, match="The photo a.jpg cannot be read"):
+        listing_import_create(
+            seller=seller,
+            csv_file=csv_upload(ROWS),
+            zip_file=SimpleUploadedFile("photos.zip", lying),
+        )
+    assert ListingImport.objects.count() == 0
+    assert media_files(media_root) == []
