@@ -78,7 +78,8 @@ def main() -> None:
     print(
         f"  upload -> suggestions: {figures['suggest_s']:.1f} s = "
         f"{figures['suggest_rows_per_s']:,.0f} rows/s "
-        f"(pre-accepted {figures['accepted']:,}, flagged {figures['flagged']:,})"
+        f"(pre-accepted {figures['accepted']:,}, flagged {figures['flagged']:,}); "
+        f"the model's forward passes {figures['predict_s']:.1f} s of it"
     )
     print(
         f"  confirmation: {figures['confirm_s']:.1f} s = "
@@ -200,6 +201,16 @@ def _measure(args) -> dict:
     _phase(f"{listing_import.rows_total} rows suggested in {suggest_s:.1f} s")
     if listing_import.status != ListingImport.Status.READY:
         raise SystemExit(f"the import is {listing_import.status}, not ready")
+    from django.db.models import Sum
+
+    from ml.models import BatchChunk
+
+    predict_s = (
+        BatchChunk.objects.filter(job_id=listing_import.batch_job_id).aggregate(
+            s=Sum("seconds")
+        )["s"]
+        or 0.0
+    )
     decisions = {
         d: listing_import.rows.filter(decision=d).count()
         for d in ("accepted", "flagged")
@@ -220,6 +231,7 @@ def _measure(args) -> dict:
         "train_s": round(train_s, 1),
         "suggest_s": round(suggest_s, 2),
         "suggest_rows_per_s": round(rows / suggest_s, 1),
+        "predict_s": round(predict_s, 2),
         "accepted": decisions["accepted"],
         "flagged": decisions["flagged"],
         "confirm_s": round(confirm_s, 2),
