@@ -348,8 +348,16 @@ def _chunk_confirm(listing_import, user, row_ids, record) -> None:
         .select_related("category", "product")
         .order_by("line")
     )
+    # A sku listed since the upload (another import of the same seller, confirmed
+    # meanwhile) is updated too, never duplicated.
+    known = _products_by_sku(
+        listing_import.seller, [r.sku for r in rows if not r.product]
+    )
+    products = Product.objects.in_bulk(known.values())
     created = updated = 0
     for row in rows:
+        if row.product is None and row.sku in known:
+            row.product = products[known[row.sku]]
         image = default_storage.open(row.image, "rb") if row.image else None
         try:
             if row.product is not None:

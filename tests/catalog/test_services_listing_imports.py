@@ -349,3 +349,16 @@ def test_a_zip_entry_that_understates_its_size_is_refused(seller, media_root):
         )
     assert ListingImport.objects.count() == 0
     assert media_files(media_root) == []
+
+
+def test_two_imports_of_one_sku_confirmed_in_turn_update_one_product(
+    seller, training_categories
+):
+    first, second = upload(seller), upload(seller)
+    for listing_import in (first, second):
+        suggest(listing_import, training_categories, TOPS)
+        listing_import_rows_accept(listing_import=listing_import)
+        listing_import_confirm(listing_import=listing_import, user=seller)
+    second.refresh_from_db()
+    assert Product.objects.count() == 3
+    assert (second.products_created, second.products_updated) == (0, 3)
