@@ -1,6 +1,6 @@
 from django.urls import path
 
-from ml import api, api_monitoring
+from ml import api, api_batch, api_monitoring
 
 urlpatterns = [
     path("predict/", api.PredictApi.as_view(), name="api-predict"),
@@ -28,6 +28,24 @@ urlpatterns = [
         "model-versions/<int:pk>/activate/",
         api.ModelVersionActivateApi.as_view(),
         name="api-model-version-activate",
+    ),
+    path(
+        "batch-jobs/", api_batch.BatchJobCollectionApi.as_view(), name="api-batch-jobs"
+    ),
+    path(
+        "batch-jobs/<int:pk>/",
+        api_batch.BatchJobDetailApi.as_view(),
+        name="api-batch-job",
+    ),
+    path(
+        "batch-jobs/<int:pk>/cancel/",
+        api_batch.BatchJobCancelApi.as_view(),
+        name="api-batch-job-cancel",
+    ),
+    path(
+        "batch-jobs/<int:pk>/resume/",
+        api_batch.BatchJobResumeApi.as_view(),
+        name="api-batch-job-resume",
     ),
     path("datasets/reset/", api.DatasetResetApi.as_view(), name="api-dataset-reset"),
 ]

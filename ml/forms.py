@@ -128,3 +128,44 @@ class CategoryMergeForm(BootstrapFormMixin, forms.Form):
         if data.get("source") and data.get("source") == data.get("target"):
             self.add_error("target", "Choose another category to merge into.")
         return data
+
+
+class BatchJobForm(BootstrapFormMixin, forms.Form):
+    """Start a batch prediction job from the staff page."""
+
+    scope = forms.ChoiceField(
+        choices=[
+            ("all", "Every product"),
+            ("categories", "The products of some categories"),
+            ("unlabelled", "The unlabelled pool"),
+        ],
+        initial="all",
+        label="Products",
+    )
+    categories = forms.CharField(
+        required=False,
+        max_length=2000,
+        label="Category codes",
+        help_text="for the products of some categories: codes, comma-separated",
+    )
+    model_version = forms.ModelChoiceField(
+        queryset=ModelVersion.objects.exclude(bundle_sha256=None).exclude(
+            bundle_sha256=""
+        ),
+        required=False,
+        empty_label="the active model",
+        label="Model version",
+    )
+    chunk_size = forms.IntegerField(
+        required=False, min_value=1, max_value=10_000, label="Products per chunk"
+    )
+
+    def clean(self):
+        data = super().clean()
+        codes = [c.strip() for c in data.get("categories", "").split(",") if c.strip()]
+        if data.get("scope") == "categories" and not codes:
+            self.add_error("categories", "Give at least one category code.")
+        data["scope_params"] = (
+            {"categories": codes} if data.get("scope") == "categories" else {}
+        )
+        return data

@@ -5,6 +5,7 @@ import logging
 from celery import shared_task
 from celery.signals import worker_ready
 from django.db import DatabaseError
+from django.db import OperationalError as DatabaseOperationalError
 from kombu.exceptions import OperationalError as BrokerError
 
 from ml.services.batch import batch_chunk_run, batch_jobs_requeue_stale
@@ -97,7 +98,8 @@ def training_runs_recover_on_worker_ready(sender, **kwargs) -> None:
 # A chunk predicts a few hundred products (seconds on a CPU; minutes with photos on a
 # slow backbone): late acknowledgement (given back to the broker if the worker is
 # lost) and limits so that a stuck chunk cannot hold a worker forever. A chunk is
-# safe to run twice (ml.services.batch).
+# safe to run twice (ml.services.batch), so a transient database error (a lock wait or
+# deadlock between chunks writing at once) is retried.
 BATCH_CHUNK_SOFT_TIME_LIMIT = 30 * 60
 BATCH_CHUNK_TIME_LIMIT = BATCH_CHUNK_SOFT_TIME_LIMIT + 60
 
@@ -109,6 +111,9 @@ BATCH_CHUNK_TIME_LIMIT = BATCH_CHUNK_SOFT_TIME_LIMIT + 60
     reject_on_worker_lost=True,
     soft_time_limit=BATCH_CHUNK_SOFT_TIME_LIMIT,
     time_limit=BATCH_CHUNK_TIME_LIMIT,
+    autoretry_for=(DatabaseOperationalError,),
+    retry_backoff=True,
+    max_retries=5,
 )
 def batch_chunk_run_task(self, chunk_id: int) -> str:
     """One chunk of a batch prediction job (routed to the ``batch`` queue)."""

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from ml import views
+from ml import views, views_batch
 
 app_name = "ml"
 
@@ -52,4 +52,23 @@ urlpatterns = [
         name="seller_label_review_exclude",
     ),
     path("staff/audit/", views.audit, name="audit"),
+    path("staff/batch-jobs/", views_batch.batch_jobs, name="batch_jobs"),
+    path("staff/batch-jobs/<int:pk>/", views_batch.batch_job, name="batch_job"),
+    path(
+        "staff/batch-jobs/<int:pk>/progress/",
+        views_batch.batch_job_progress_view,
+        name="batch_job_progress",
+    ),
+    path(
+        "staff/batch-jobs/<int:pk>/cancel/",
+        views_batch.batch_job_update,
+        {"action": "cancel"},
+        name="batch_job_cancel",
+    ),
+    path(
+        "staff/batch-jobs/<int:pk>/resume/",
+        views_batch.batch_job_update,
+        {"action": "resume"},
+        name="batch_job_resume",
+    ),
 ]

@@ -28,6 +28,10 @@ API_PATHS = [
     "/api/v1/model-versions/{id}/activate/",
     "/api/v1/model-versions/rollback/",
     "/api/v1/datasets/reset/",
+    "/api/v1/batch-jobs/",
+    "/api/v1/batch-jobs/{id}/",
+    "/api/v1/batch-jobs/{id}/cancel/",
+    "/api/v1/batch-jobs/{id}/resume/",
 ]
 
 

@@ -66,7 +66,11 @@ def _predictor(version: ModelVersion):
 
     if not version.bundle_sha256:
         raise ApplicationError(f"Model version #{version.pk} has no trained bundle.")
-    return get_predictor(version.bundle_path, version.bundle_sha256)
+    return get_predictor(
+        version.bundle_path,
+        version.bundle_sha256,
+        quantize=settings.BATCH_QUANTIZE,
+    )
 
 
 def _as_input(item: BatchItem, *, image: bool = True) -> dict:

@@ -323,6 +323,10 @@ SPECTACULAR_SETTINGS = {
         "ModelVersionStatusEnum": "ml.models.ModelVersion.Status",
         "TrainingRunStatusEnum": "ml.models.TrainingRun.Status",
         "ListingImportStatusEnum": "catalog.models.ListingImport.Status",
+        "BatchJobStatusEnum": "ml.models.BatchJob.Status",
+        "BatchJobScopeEnum": "ml.models.BatchJob.Scope",
+        # the scopes a batch job may be started with over the API
+        "BatchJobCreateScopeEnum": ["all", "categories", "unlabelled", "products"],
     },
 }
 
@@ -383,6 +387,9 @@ ML_STALE_RUN_SECONDS = env.int("ML_STALE_RUN_SECONDS", default=120)
 BATCH_CHUNK_SIZE = env.int("BATCH_CHUNK_SIZE", default=500)
 BATCH_PREDICT_BATCH_SIZE = env.int("BATCH_PREDICT_BATCH_SIZE", default=256)
 BATCH_STALE_SECONDS = env.int("BATCH_STALE_SECONDS", default=600)
+# int8 dynamic quantisation of the BiGRU for batch jobs (faster on CPU; its cost in
+# accuracy is measured by bench/batch.py, docs/benchmarks.md). Serving is unchanged.
+BATCH_QUANTIZE = env.bool("BATCH_QUANTIZE", default=False)
 # A candidate is promoted automatically only if its weighted F1 on the evaluation
 # slice, and on the slice's recent window (products confirmed since the active model
 # was made, within ML_METRICS_WINDOW_DAYS; checked from ML_GATE_MIN_RECENT_PRODUCTS

@@ -277,3 +277,18 @@ def test_the_watchdog_sends_again_the_pending_chunks_of_a_job_with_no_progress(
     # and only once per silence
     with django_capture_on_commit_callbacks(execute=True):
         assert batch_jobs_requeue_stale(now=later) == {"requeued": []}
+
+
+def test_chunks_go_to_the_batch_queue_late_acknowledged_with_limits(settings):
+    from django.db import OperationalError
+
+    from ml.tasks import batch_chunk_run_task
+    from rakuten.celery import app
+
+    route = app.amqp.router.route({}, "ml.tasks.batch_chunk_run")
+    assert route["queue"].name == "batch"
+    assert app.amqp.router.route({}, "ml.tasks.metrics_snapshot")["queue"].name == "ml"
+    task = batch_chunk_run_task
+    assert (task.acks_late, task.reject_on_worker_lost) == (True, True)
+    assert (task.soft_time_limit, task.time_limit) == (1800, 1860)
+    assert task.autoretry_for == (OperationalError,) and task.max_retries == 5
