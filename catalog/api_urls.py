@@ -1,6 +1,6 @@
 from django.urls import path
 
-from catalog import api
+from catalog import api, api_imports
 
 urlpatterns = [
     path("categories/", api.CategoryListApi.as_view(), name="api-categories"),
@@ -16,5 +16,20 @@ urlpatterns = [
         "products/<int:pk>/photo/",
         api.ProductPhotoApi.as_view(),
         name="api-product-photo",
+    ),
+    path(
+        "listing-imports/",
+        api_imports.ListingImportCreateApi.as_view(),
+        name="api-listing-imports",
+    ),
+    path(
+        "listing-imports/<int:pk>/",
+        api_imports.ListingImportDetailApi.as_view(),
+        name="api-listing-import",
+    ),
+    path(
+        "listing-imports/<int:pk>/confirm/",
+        api_imports.ListingImportConfirmApi.as_view(),
+        name="api-listing-import-confirm",
     ),
 ]

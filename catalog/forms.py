@@ -170,3 +170,47 @@ class ListingForm(ProductForm):
         cleaned["category"] = chosen
         cleaned["choice_source"] = source
         return cleaned
+
+
+# --- Listing imports ------------------------------------------------------------------
+
+
+class ListingImportForm(BootstrapFormMixin, forms.Form):
+    """A seller's catalogue: the CSV and the zip of the photos it names (the
+    service checks both)."""
+
+    csv = forms.FileField(
+        label="CSV file",
+        widget=forms.FileInput(attrs={"accept": ".csv,text/csv"}),
+        help_text="Columns sku,title,description,image (UTF-8); image names a "
+        "photo of the zip, or is empty.",
+    )
+    zip = forms.FileField(
+        label="Photos (zip)",
+        required=False,
+        widget=forms.FileInput(attrs={"accept": ".zip,application/zip"}),
+        help_text="JPEG, PNG or WebP photos, named as in the CSV's image column.",
+    )
+
+
+class ListingImportFilterForm(BootstrapFormMixin, forms.Form):
+    """The review's filters (GET)."""
+
+    decision = forms.ChoiceField(
+        required=False,
+        choices=[
+            ("", "All rows"),
+            ("flagged", "Flagged"),
+            ("accepted", "Accepted"),
+            ("changed", "Changed"),
+        ],
+    )
+    category = forms.ModelChoiceField(
+        queryset=category_list(), required=False, empty_label="All categories"
+    )
+
+
+class ListingImportRowForm(forms.Form):
+    """One row's category, chosen by the seller."""
+
+    category = forms.ModelChoiceField(queryset=category_list())

@@ -46,7 +46,7 @@ def image_check(
     if not data:
         raise InvalidImageError("The photo is empty.")
     if len(data) > max_bytes:
-        raise InvalidImageError(f"The photo is larger than {_size_text(max_bytes)}.")
+        raise InvalidImageError(f"The photo is larger than {size_text(max_bytes)}.")
     extension = PurePath(filename).suffix.lower()
     allowed = sorted(set().union(*ALLOWED_FORMATS.values()))
     if extension not in allowed:
@@ -96,7 +96,7 @@ def _check_size(width: int, height: int, max_pixels: int, max_ratio: float) -> N
         )
 
 
-def _size_text(size: int) -> str:
+def size_text(size: int) -> str:
     """``5 MB``, ``1.5 MB``, ``200 KB``, ``100 bytes`` (a limit under 1 MB used to read
     as "0 MB")."""
     for unit, factor in (("MB", 1024 * 1024), ("KB", 1024)):

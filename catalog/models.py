@@ -67,6 +67,10 @@ class Product(models.Model):
     # ``product_id``); NULL for seller listings. NULLs do not collide in a unique index.
     external_id = models.CharField(max_length=120, null=True, blank=True, unique=True)
     external_image_id = models.CharField(max_length=120, blank=True)
+    # The seller's own reference (a listing import's ``sku`` column): unique per
+    # seller, so that importing the same file again updates the product. NULL for
+    # products listed without one (NULLs do not collide in a unique index).
+    sku = models.CharField(max_length=100, null=True, blank=True)
     confirmed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -79,12 +83,133 @@ class Product(models.Model):
             ),
             models.Index(fields=["confirmed_at"], name="product_confirmed_at"),
         ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["seller", "sku"], name="product_seller_sku_unique"
+            )
+        ]
 
     def __str__(self) -> str:
         return self.title
 
     def get_absolute_url(self) -> str:
         return reverse("catalog:product_detail", args=[self.pk])
+
+
+class ListingImport(models.Model):
+    """A seller's catalogue upload (a CSV and an optional zip of photos), staged until
+    the seller confirms it: its rows wait here with the model's suggestions, and only
+    the confirmation creates or updates products. Not confirmed by ``expires_at``, it
+    expires and its uploaded photos are deleted."""
+
+    class Status(models.TextChoices):
+        UPLOADED = "uploaded", "Uploaded"
+        SUGGESTING = "suggesting", "Suggesting categories"
+        READY = "ready", "Ready for review"
+        CONFIRMED = "confirmed", "Confirmed"
+        EXPIRED = "expired", "Expired"
+        FAILED = "failed", "Failed"
+
+    seller = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.UPLOADED
+    )
+    csv_name = models.CharField(max_length=255, blank=True)
+    zip_name = models.CharField(max_length=255, blank=True)
+    # The folder under MEDIA_ROOT that holds this import's photos.
+    folder = models.CharField(max_length=200, blank=True)
+    rows_total = models.PositiveIntegerField(default=0)
+    rows_rejected = models.PositiveIntegerField(default=0)
+    # [{"line": 3, "reason": "..."}, ...]: the CSV rows that were not staged.
+    rejections = models.JSONField(default=list, blank=True)
+    # Rows whose first suggestion is at least this probable are pre-accepted.
+    threshold = models.FloatField()
+    # The batch prediction job that suggests the rows' categories (a plain id: the
+    # job lives in the ml app, which catalog never imports).
+    batch_job_id = models.PositiveBigIntegerField(null=True, blank=True)
+    note = models.TextField(blank=True)
+    products_created = models.PositiveIntegerField(default=0)
+    products_updated = models.PositiveIntegerField(default=0)
+    rows_skipped = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    suggested_at = models.DateTimeField(null=True, blank=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["status", "expires_at"], name="listingimport_expiry")
+        ]
+
+    def __str__(self) -> str:
+        return f"listing import {self.pk} ({self.status})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("catalog:listing_import_detail", args=[self.pk])
+
+
+class ListingImportRow(models.Model):
+    """One valid row of a listing import, with the model's suggestions (written by the
+    batch job) and the seller's decision."""
+
+    class Decision(models.TextChoices):
+        PENDING = "pending", "Waiting for suggestions"
+        ACCEPTED = "accepted", "Accepted"
+        CHANGED = "changed", "Changed"
+        FLAGGED = "flagged", "Flagged"
+
+    listing_import = models.ForeignKey(
+        ListingImport, on_delete=models.CASCADE, related_name="rows"
+    )
+    line = models.PositiveIntegerField()  # in the CSV, the header being line 1
+    sku = models.CharField(max_length=100)
+    title = models.CharField(max_length=500)
+    description = models.TextField(blank=True)
+    # The photo's storage name (under the import's folder), "" without one.
+    image = models.CharField(max_length=300, blank=True)
+    image_sha256 = models.CharField(max_length=64, blank=True)
+    # [{"category_id", "code", "name", "probability"}, ...] best first, calibrated.
+    suggestions = models.JSONField(default=list, blank=True)
+    used = models.CharField(max_length=20, blank=True)  # text, image or text+image
+    model_version_id = models.PositiveBigIntegerField(null=True, blank=True)
+    category = models.ForeignKey(
+        Category, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decision = models.CharField(
+        max_length=20, choices=Decision.choices, default=Decision.PENDING
+    )
+    # The seller's product with this sku (updated on confirmation), or the product
+    # the confirmation created.
+    product = models.ForeignKey(
+        Product, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["listing_import", "line"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["listing_import", "sku"], name="listingimportrow_sku_unique"
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["listing_import", "decision"], name="listingimportrow_decision"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.sku}"
+
+    @property
+    def top_probability(self) -> float | None:
+        return self.suggestions[0]["probability"] if self.suggestions else None
+
+    @property
+    def top_category_id(self) -> int | None:
+        return self.suggestions[0].get("category_id") if self.suggestions else None
 
 
 class TaxonomyVersion(models.Model):

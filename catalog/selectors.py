@@ -2,11 +2,17 @@
 
 import random
 
-from django.db.models import Case, IntegerField, QuerySet, Value, When
+from django.db.models import Case, Count, IntegerField, QuerySet, Value, When
 from django.db.models.functions import Length
 
 from accounts.models import User
-from catalog.models import Category, Product, TaxonomyMigration
+from catalog.models import (
+    Category,
+    ListingImport,
+    ListingImportRow,
+    Product,
+    TaxonomyMigration,
+)
 from catalog.text import search_normalise
 from rakuten.exceptions import NotFoundError
 
@@ -108,3 +114,64 @@ def taxonomy_migration_list(*, limit: int = 20) -> QuerySet[TaxonomyMigration]:
     return TaxonomyMigration.objects.select_related(
         "from_version", "to_version", "created_by"
     ).order_by("-created_at", "-id")[:limit]
+
+
+# --- Listing imports ------------------------------------------------------------------
+
+
+def listing_import_get_owned_by(*, user, pk: int) -> ListingImport:
+    """The user's own import; anyone else's is "not found"."""
+    listing_import = ListingImport.objects.filter(pk=pk, seller=user).first()
+    if listing_import is None:
+        raise NotFoundError("No such import.")
+    return listing_import
+
+
+def listing_import_list_for_seller(*, user) -> QuerySet[ListingImport]:
+    return ListingImport.objects.filter(seller=user)
+
+
+def listing_import_rows(
+    *,
+    listing_import: ListingImport,
+    decision: str | None = None,
+    category_id: int | None = None,
+) -> QuerySet[ListingImportRow]:
+    """The import's rows in CSV order, of one decision and/or one chosen
+    category."""
+    rows = listing_import.rows.select_related("category", "product")
+    if decision:
+        rows = rows.filter(decision=decision)
+    if category_id:
+        rows = rows.filter(category_id=category_id)
+    return rows.order_by("line")
+
+
+def listing_import_rows_for_review(
+    *, listing_import: ListingImport, **filters
+) -> QuerySet[ListingImportRow]:
+    """As ``listing_import_rows``, the flagged rows first."""
+    flagged_first = Case(
+        When(decision=ListingImportRow.Decision.FLAGGED, then=Value(0)),
+        default=Value(1),
+        output_field=IntegerField(),
+    )
+    return (
+        listing_import_rows(listing_import=listing_import, **filters)
+        .annotate(flagged_first=flagged_first)
+        .order_by("flagged_first", "line")
+    )
+
+
+def listing_import_progress(*, listing_import: ListingImport) -> dict:
+    """``done`` rows with their suggestions written, of ``total``; and per decision
+    the number of rows."""
+    counts = dict(listing_import.rows.values_list("decision").annotate(n=Count("pk")))
+    total = listing_import.rows_total
+    done = total - counts.get(ListingImportRow.Decision.PENDING, 0)
+    return {
+        "total": total,
+        "done": done,
+        "percent": round(100 * done / total) if total else 100,
+        "decisions": counts,
+    }

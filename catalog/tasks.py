@@ -5,6 +5,7 @@ from pathlib import Path
 from celery import shared_task
 
 from catalog.services.imports import products_import_generic_csv
+from catalog.services.listing_imports import listing_imports_expire
 
 
 @shared_task(name="catalog.import_generic_csv")
@@ -23,3 +24,10 @@ def import_generic_csv(
         "skipped": summary.skipped,
         "rejected": summary.rejected,
     }
+
+
+@shared_task(name="catalog.listing_imports_expire")
+def listing_imports_expire_task() -> int:
+    """Beat's hourly expiry of the listing imports not confirmed in time (their
+    uploads are deleted); returns how many expired."""
+    return listing_imports_expire()

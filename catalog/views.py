@@ -1,25 +1,40 @@
-"""Seller pages: selling a new product (the Sell page), and the seller's own
-products: list, detail, edit, delete."""
+"""Seller pages: selling a new product (the Sell page), the seller's own products
+(list, detail, edit, delete), and listing imports (upload, review, confirm)."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from catalog.forms import (
     ListingForm,
+    ListingImportFilterForm,
+    ListingImportForm,
+    ListingImportRowForm,
     ProductFilterForm,
     ProductForm,
     form_add_service_error,
 )
 from catalog.selectors import (
+    listing_import_get_owned_by,
+    listing_import_list_for_seller,
+    listing_import_progress,
+    listing_import_rows_for_review,
     product_get_owned_by,
     product_get_visible_to,
     product_list_visible_to,
     product_proposal_random,
     proposal_get,
+)
+from catalog.services.listing_imports import (
+    listing_import_confirm,
+    listing_import_create,
+    listing_import_row_choose,
+    listing_import_rows_accept,
 )
 from catalog.services.listings import listing_create, proposal_label
 from catalog.services.products import product_delete, product_update
@@ -214,3 +229,166 @@ def _proposal_or_none(pk):
         return proposal_get(pk=int(pk)) if pk else None
     except (NotFoundError, ValueError):
         return None
+
+
+# --- Listing imports ------------------------------------------------------------------
+
+IMPORT_PAGE_SIZE = 50
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def listing_import_upload(request):
+    """Upload a catalogue (a CSV and a zip of photos); the seller's recent imports."""
+    form = ListingImportForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            listing_import = listing_import_create(
+                seller=request.user,
+                csv_file=form.cleaned_data["csv"],
+                zip_file=form.cleaned_data["zip"],
+            )
+        except ApplicationError as exc:
+            form_add_service_error(form, exc)
+        else:
+            return redirect(listing_import)
+    imports = listing_import_list_for_seller(user=request.user)[:10]
+    return render(
+        request,
+        "catalog/listing_import_form.html",
+        {
+            "form": form,
+            "imports": imports,
+            "max_rows": f"{settings.LISTING_IMPORT_MAX_ROWS:,}",
+        },
+    )
+
+
+@login_required
+@require_GET
+def listing_import_detail(request, pk: int):
+    """The import: its progress while the model suggests, then its rows (flagged
+    first) to review, filter, change, accept in bulk and confirm."""
+    listing_import = _get_or_404(listing_import_get_owned_by, request.user, pk)
+    filters = ListingImportFilterForm(request.GET or None)
+    chosen = filters.cleaned_data if filters.is_valid() else {}
+    category = chosen.get("category")
+    rows = listing_import_rows_for_review(
+        listing_import=listing_import,
+        decision=chosen.get("decision") or None,
+        category_id=category.pk if category else None,
+    )
+    page = Paginator(rows, IMPORT_PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "catalog/listing_import_detail.html",
+        {
+            "listing_import": listing_import,
+            "progress": listing_import_progress(listing_import=listing_import),
+            "filters": filters,
+            "page": page,
+            "query": query.urlencode(),
+            "categories": ListingImportRowForm().fields["category"].queryset,
+        },
+    )
+
+
+@login_required
+@require_GET
+def listing_import_progress_view(request, pk: int):
+    """The progress bar, polled while the model suggests; once the import is ready
+    the page reloads (``HX-Refresh``) to show the rows."""
+    listing_import = _get_or_404(listing_import_get_owned_by, request.user, pk)
+    if listing_import.status not in ("uploaded", "suggesting"):
+        response = HttpResponse(status=204)
+        response["HX-Refresh"] = "true"
+        return response
+    return render(
+        request,
+        "catalog/_listing_import_progress.html",
+        {
+            "listing_import": listing_import,
+            "progress": listing_import_progress(listing_import=listing_import),
+        },
+    )
+
+
+@login_required
+@require_GET
+def listing_import_row_photo(request, pk: int, row_pk: int):
+    listing_import = _get_or_404(listing_import_get_owned_by, request.user, pk)
+    row = listing_import.rows.filter(pk=row_pk).first()
+    if row is None or not row.image or not default_storage.exists(row.image):
+        raise Http404("This row has no photo.")
+    return FileResponse(default_storage.open(row.image, "rb"))
+
+
+@login_required
+@require_http_methods(["POST"])
+def listing_import_row_choose_view(request, pk: int, row_pk: int):
+    listing_import = _get_or_404(listing_import_get_owned_by, request.user, pk)
+    form = ListingImportRowForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose one of the categories.")
+    else:
+        try:
+            row = listing_import_row_choose(
+                listing_import=listing_import,
+                row_id=row_pk,
+                category=form.cleaned_data["category"],
+            )
+        except NotFoundError as exc:
+            raise Http404(exc.message) from exc
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(
+                request, f"Line {row.line}: {row.category.name} ({row.decision})."
+            )
+    return _back_to_review(request, listing_import)
+
+
+@login_required
+@require_http_methods(["POST"])
+def listing_import_accept_view(request, pk: int):
+    """Bulk accept: every flagged row takes its first suggestion."""
+    listing_import = _get_or_404(listing_import_get_owned_by, request.user, pk)
+    try:
+        accepted = listing_import_rows_accept(listing_import=listing_import)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request, f"{accepted} flagged row{'s' if accepted != 1 else ''} accepted."
+        )
+    return _back_to_review(request, listing_import)
+
+
+@login_required
+@require_http_methods(["POST"])
+def listing_import_confirm_view(request, pk: int):
+    listing_import = _get_or_404(listing_import_get_owned_by, request.user, pk)
+    try:
+        listing_import = listing_import_confirm(
+            listing_import=listing_import, user=request.user
+        )
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request,
+            f"Import confirmed: {listing_import.products_created} products listed, "
+            f"{listing_import.products_updated} updated, "
+            f"{listing_import.rows_skipped} rows not listed.",
+        )
+    return redirect(listing_import)
+
+
+def _back_to_review(request, listing_import):
+    """Back to the review page with its filters and page (``next``: a query string
+    of the same page only)."""
+    query = request.POST.get("next", "")
+    url = listing_import.get_absolute_url()
+    return redirect(f"{url}?{query}" if query and "//" not in query else url)

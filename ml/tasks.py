@@ -9,6 +9,7 @@ from django.db import OperationalError as DatabaseOperationalError
 from kombu.exceptions import OperationalError as BrokerError
 
 from ml.services.batch import batch_chunk_run, batch_jobs_requeue_stale
+from ml.services.listing_suggestions import listing_import_suggest
 from ml.services.mlflow_mirror import mlflow_mirror_sync
 from ml.services.monitoring import model_monitoring_run
 from ml.services.scheduling import (
@@ -61,6 +62,14 @@ def retraining_scheduled_task(self, kind: str, schedule_key: str | None = None) 
 def metrics_snapshot_task(days: int | None = None) -> list[int]:
     """Beat's daily snapshot of the live metrics, and the alerts it opens."""
     return [alert.pk for alert in model_monitoring_run(days=days)]
+
+
+@shared_task(name="ml.tasks.listing_import_suggest")
+def listing_import_suggest_task(import_id: int) -> int | None:
+    """Start the batch job that suggests a seller's listing import (queued by
+    ``catalog.services.listing_imports`` by name); a second delivery starts none."""
+    listing_import = listing_import_suggest(import_id=import_id)
+    return listing_import.batch_job_id if listing_import is not None else None
 
 
 @shared_task(name="ml.tasks.training_runs_requeue_stale")

@@ -47,12 +47,15 @@ def product_create(
     description: str = "",
     category: Category | None = None,
     image=None,
+    sku: str | None = None,
 ) -> Product:
     """A seller lists a product with its confirmed category (``ml.services.
-    listing_create`` also links the prediction the listing confirms)."""
+    listing_create`` also links the prediction the listing confirms); ``sku`` is the
+    seller's own reference (a listing import's)."""
     product_category_check(category)
     product = Product(
         seller=seller,
+        sku=sku or None,
         title=title.strip(),
         description=(description or "").strip(),
         category=category,

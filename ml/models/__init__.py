@@ -216,6 +216,7 @@ class ChoiceSource(models.TextChoices):
     SUGGESTION = "suggestion", "A suggestion"
     LIST = "list", "The list of categories"
     API = "api", "The API"
+    IMPORT = "import", "A listing import"
 
 
 class Prediction(models.Model):

@@ -150,6 +150,29 @@ PRODUCT_IMAGE_MAX_BYTES = env.int("PRODUCT_IMAGE_MAX_BYTES", default=5 * 1024 * 
 # raising these lets a photo in that the image branch will then ignore.
 IMAGE_MAX_PIXELS = env.int("IMAGE_MAX_PIXELS", default=25_000_000)
 IMAGE_MAX_ASPECT_RATIO = env.float("IMAGE_MAX_ASPECT_RATIO", default=10.0)
+# Sellers' listing imports (catalog.listing_files): every limit is checked before
+# anything is stored. The zip's total uncompressed size is checked on the sizes its
+# directory declares, and again on the bytes actually read (a zip bomb can lie).
+LISTING_IMPORT_MAX_ROWS = env.int("LISTING_IMPORT_MAX_ROWS", default=5000)
+LISTING_IMPORT_MAX_CSV_BYTES = env.int(
+    "LISTING_IMPORT_MAX_CSV_BYTES", default=10 * 1024 * 1024
+)
+LISTING_IMPORT_MAX_ZIP_BYTES = env.int(
+    "LISTING_IMPORT_MAX_ZIP_BYTES", default=500 * 1024 * 1024
+)
+LISTING_IMPORT_MAX_PHOTO_BYTES = env.int(
+    "LISTING_IMPORT_MAX_PHOTO_BYTES", default=5 * 1024 * 1024
+)
+LISTING_IMPORT_MAX_UNZIPPED_BYTES = env.int(
+    "LISTING_IMPORT_MAX_UNZIPPED_BYTES", default=1024 * 1024 * 1024
+)
+# A row whose first suggestion is at least this probable (calibrated) is pre-accepted;
+# the others are flagged for the seller first.
+LISTING_IMPORT_THRESHOLD = env.float("LISTING_IMPORT_THRESHOLD", default=0.9)
+# An import not confirmed within this many hours expires; its photos are deleted.
+LISTING_IMPORT_EXPIRY_HOURS = env.int("LISTING_IMPORT_EXPIRY_HOURS", default=48)
+# The confirmation writes products this many rows per transaction.
+LISTING_IMPORT_CONFIRM_CHUNK = env.int("LISTING_IMPORT_CONFIRM_CHUNK", default=500)
 
 # --- Celery -------------------------------------------------------------------------
 # With no broker server the default is kombu's SQLAlchemy transport on a SQLite file, so
@@ -174,6 +197,8 @@ CELERY_TASK_ROUTES = {
     # batch prediction chunks: their own queue (a worker of their own, or GPU
     # machines that consume it alone), so batch work never delays training or the web
     "ml.tasks.batch_chunk_run": {"queue": "batch"},
+    # a seller's listing import starts its batch job there too (never behind training)
+    "ml.tasks.listing_import_suggest": {"queue": "batch"},
     "ml.tasks.*": {"queue": "ml"},
 }
 CELERY_TASK_ACKS_LATE = True
@@ -297,10 +322,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    # Two models have a ``status`` field: give each enum a readable name.
+    # Several models have a ``status`` field: give each enum a readable name.
     "ENUM_NAME_OVERRIDES": {
         "ModelVersionStatusEnum": "ml.models.ModelVersion.Status",
         "TrainingRunStatusEnum": "ml.models.TrainingRun.Status",
+        "ListingImportStatusEnum": "catalog.models.ListingImport.Status",
         "BatchJobStatusEnum": "ml.models.BatchJob.Status",
         "BatchJobScopeEnum": "ml.models.BatchJob.Scope",
         # the scopes a batch job may be started with over the API
@@ -336,6 +362,12 @@ CONTENT_SECURITY_POLICY = {
 # Called by catalog's listing_create when a listing confirms a stored prediction: the
 # one place catalog reaches ml, named here so that catalog never imports ml.
 LISTING_PREDICTION_CONFIRM = "ml.services.predictions.prediction_attach"
+# The same for a listing import: called in each confirmation chunk's transaction with
+# the confirmed rows and their products, it records one prediction per row (the
+# suggestions the seller reviewed, the model version, the seller's choice).
+LISTING_IMPORT_PREDICTIONS_RECORD = (
+    "ml.services.listing_suggestions.listing_import_predictions_record"
+)
 ML_ARTIFACTS_DIR = env.path("ML_ARTIFACTS_DIR", default=str(VAR_DIR / "ml"))
 # Local file with torchvision's VGG16 ImageNet weights (optional; nothing is
 # downloaded).
