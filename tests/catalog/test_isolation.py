@@ -5,20 +5,37 @@ The routes come from the URL resolver, so a new object route fails
 with the rule it follows. Each classified route is then tried as the owner, another
 seller, an integrator, staff and an anonymous visitor, with every method."""
 
+from datetime import timedelta
+
 import pytest
 from django.core.files.base import ContentFile
 from django.test import Client
 from django.urls import URLResolver, get_resolver, reverse
+from django.utils import timezone
 from rest_framework.test import APIClient
 
-from catalog.models import Product
-from ml.models import Alert, ModelVersion, SellerLabelReview, TrainingRun
+from catalog.models import (
+    ListingImport,
+    ListingImportRow,
+    Product,
+    TaxonomyMigration,
+    TaxonomyVersion,
+)
+from ml.models import (
+    Alert,
+    BatchJob,
+    ModelVersion,
+    ReviewItem,
+    SellerLabelReview,
+    TrainingRun,
+)
 from tests.factories import CategoryFactory, ProductFactory
 from tests.images import jpeg_bytes
 
 OWNED = "owned by its seller: other sellers get 404, only the seller changes it"
 STAFF = "staff only: everyone else gets 403"
 POOL = "the unlabelled pool: imported products without a seller, any user reads"
+IMPORT = "a seller's listing import: only its seller reads or changes it; 404 to others"
 
 OBJECT_ROUTES = {
     # HTML pages
@@ -39,6 +56,32 @@ OBJECT_ROUTES = {
     "api-proposal-photo": POOL,
     "api-training-run": STAFF,
     "api-model-version-activate": STAFF,
+    # Listing imports (a seller's staged catalogue upload)
+    "catalog:listing_import_detail": IMPORT,
+    "catalog:listing_import_progress": IMPORT,
+    "catalog:listing_import_row_choose": IMPORT,
+    "catalog:listing_import_row_photo": IMPORT,
+    "catalog:listing_import_accept": IMPORT,
+    "catalog:listing_import_confirm": IMPORT,
+    "api-listing-import": IMPORT,
+    "api-listing-import-confirm": IMPORT,
+    # Batch jobs, the review queue and taxonomy migrations (staff)
+    "ml:batch_job": STAFF,
+    "ml:batch_job_progress": STAFF,
+    "ml:batch_job_cancel": STAFF,
+    "ml:batch_job_resume": STAFF,
+    "api-batch-job": STAFF,
+    "api-batch-job-cancel": STAFF,
+    "api-batch-job-resume": STAFF,
+    "ml:review_decide": STAFF,
+    "api-review-item-decide": STAFF,
+    "ml:taxonomy_migration_predict": STAFF,
+    "ml:taxonomy_migration_train": STAFF,
+    "ml:taxonomy_migration_undo": STAFF,
+    "api-taxonomy-migration": STAFF,
+    "api-taxonomy-migration-predict": STAFF,
+    "api-taxonomy-migration-train": STAFF,
+    "api-taxonomy-migration-undo": STAFF,
 }
 EXCLUDED_NAMESPACES = {
     "admin": "the Django admin lets in only is_staff users (staff read everything)",
@@ -81,7 +124,7 @@ def test_every_object_route_is_classified():
     unclassified = sorted(set(routes) - set(OBJECT_ROUTES))
     assert unclassified == [], f"classify these routes in OBJECT_ROUTES: {unclassified}"
     assert sorted(set(OBJECT_ROUTES) - set(routes)) == []
-    assert all(params == ["pk"] for params in routes.values())
+    assert all(params in (["pk"], ["pk", "row_pk"]) for params in routes.values())
 
 
 # --- Trying every route --------------------------------------------------------------
@@ -124,6 +167,19 @@ def make_object(kind: str, seller, category):
 
 
 def object_for(name: str, kind: str, seller, category):
+    if "batch_job" in name or "batch-job" in name:
+        return BatchJob.objects.create(
+            scope="all", model_version=make_object(STAFF, seller, category)
+        )
+    if name in ("ml:review_decide", "api-review-item-decide"):
+        product = ProductFactory(seller=None, category=None, source="import")
+        return ReviewItem.objects.create(product=product)
+    if "taxonomy" in name:
+        old = TaxonomyVersion.objects.create(name="old")
+        new = TaxonomyVersion.objects.create(name="new")
+        return TaxonomyMigration.objects.create(
+            from_version=old, to_version=new, status="done"
+        )
     if name in ("ml:training_progress", "api-training-run"):
         return TrainingRun.objects.create()
     if name in ("ml:alert_acknowledge", "ml:alert_resolve"):
@@ -141,9 +197,29 @@ def object_for(name: str, kind: str, seller, category):
     return make_object(kind, seller, category)
 
 
+def listing_import_of(seller, category) -> tuple[ListingImport, ListingImportRow]:
+    listing_import = ListingImport.objects.create(
+        seller=seller,
+        status=ListingImport.Status.READY,
+        threshold=0.9,
+        rows_total=1,
+        expires_at=timezone.now() + timedelta(days=1),
+    )
+    row = ListingImportRow.objects.create(
+        listing_import=listing_import, line=2, sku="SKU-1", title="Original"
+    )
+    return listing_import, row
+
+
+ROW_PK = {"pk": None}  # the row of the import a listing-import route is tried with
+
+
 def call(clients, actor: str, name: str, method: str, pk: int, category):
     html, api = clients[actor]
-    url = reverse(name, kwargs={"pk": pk})
+    kwargs = {"pk": pk}
+    if "row" in name and "listing_import" in name:
+        kwargs["row_pk"] = ROW_PK["pk"] if pk != MISSING_PK else MISSING_PK
+    url = reverse(name, kwargs=kwargs)
     payload = {"title": "Hacked title", "description": "", "category": category.pk}
     if name.startswith("api-"):
         return getattr(api, method)(url, payload, format="json")
@@ -231,6 +307,34 @@ def test_unlabelled_pool_routes(name, clients, seller, other_seller, category):
             name, call(clients, "anonymous", name, method, pooled.pk, category)
         )
     assert Product.objects.filter(pk=pooled.pk).exists()
+
+
+@pytest.mark.parametrize("name", [n for n, k in OBJECT_ROUTES.items() if k == IMPORT])
+def test_listing_import_routes(name, clients, seller, category):
+    listing_import, row = listing_import_of(seller, category)
+    ROW_PK["pk"] = row.pk
+    for method in METHODS:
+        foreign = call(
+            clients, "other_seller", name, method, listing_import.pk, category
+        )
+        missing = call(clients, "other_seller", name, method, MISSING_PK, category)
+        assert foreign.status_code == missing.status_code, (method, foreign)
+        assert foreign.status_code in (404, 405), (method, foreign)
+        assert_anonymous_refused(
+            name, call(clients, "anonymous", name, method, listing_import.pk, category)
+        )
+        for actor in ("integrator", "staff"):  # not even staff read a seller's upload
+            response = call(clients, actor, name, method, listing_import.pk, category)
+            assert response.status_code in (403, 404, 405), (actor, method, response)
+    row.refresh_from_db()
+    assert row.title == "Original" and row.category_id is None
+    listing_import.refresh_from_db()
+    assert listing_import.status == ListingImport.Status.READY
+    for method in METHODS:
+        response = call(clients, "owner", name, method, listing_import.pk, category)
+        assert response.status_code < 500, (method, response)
+        if not name.endswith("photo"):  # (the row has no photo: 404 is right there)
+            assert response.status_code not in (401, 403, 404), (method, response)
 
 
 # --- Lists -----------------------------------------------------------------------
