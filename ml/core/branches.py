@@ -198,7 +198,8 @@ class TextBranch:
 class SparseBranch:
     model: SparseTextModel  # fitted on every sample (what the bundle keeps)
     has_text: torch.Tensor  # per sample
-    logits_val: torch.Tensor  # [n_fusion, C]: margins of a fit without those rows
+    # [n_fusion, C]: margins of a fit without those rows (zero when ``oof`` is set)
+    logits_val: torch.Tensor
     oof: torch.Tensor | None = None  # [N, C] out-of-fold margins (``stack_rows``)
 
 
@@ -207,7 +208,8 @@ class SentenceBranch:
     head: SentenceHead  # fitted on every sample with text
     provenance: dict[str, Any]  # the frozen encoder's
     has_text: torch.Tensor  # per sample
-    logits_val: torch.Tensor  # [n_fusion, C]: a head fitted without those rows
+    # [n_fusion, C]: a head fitted without those rows (zero when ``oof`` is set)
+    logits_val: torch.Tensor
     oof: torch.Tensor | None = None  # [N, C] out-of-fold margins (``stack_rows``)
 
 
@@ -311,17 +313,17 @@ def train_sparse_branch(run: Run, samples: Sequence[Sample]) -> SparseBranch:
             seed=run.config.seed,
         )
 
-    logits_val = torch.zeros(len(run.fusion_idx), len(run.labels))
-    if fit_rows:
-        partial = fitted(fit_rows)
-        rows = [k for k, i in enumerate(run.fusion_idx) if has_text[i]]
-        if rows:
-            logits_val[rows] = partial.logits([inputs[run.fusion_idx[k]] for k in rows])
     oof = out_of_fold(
         run,
         all_rows,
         lambda fit, held: fitted(fit).logits([inputs[i] for i in held]),
     )
+    logits_val = torch.zeros(len(run.fusion_idx), len(run.labels))
+    if fit_rows and oof is None:  # out-of-fold margins replace the held-out fit's
+        partial = fitted(fit_rows)
+        rows = [k for k, i in enumerate(run.fusion_idx) if has_text[i]]
+        if rows:
+            logits_val[rows] = partial.logits([inputs[run.fusion_idx[k]] for k in rows])
     model = fitted(all_rows)
     run.timings["tfidf_s"] = time.perf_counter() - started
     return SparseBranch(model=model, has_text=has_text, logits_val=logits_val, oof=oof)
@@ -342,8 +344,15 @@ def train_sentence_branch(run: Run, samples: Sequence[Sample]) -> SentenceBranch
     held = set(run.fusion_idx)
     y = run.y.numpy()
     fit_rows = [i for i in rows if i not in held]
+    oof = out_of_fold(
+        run,
+        rows,
+        lambda fit, held: fit_sentence_head(
+            embeddings[fit], y[fit], run.labels, seed=run.config.seed
+        ).logits(embeddings[held]),
+    )
     logits_val = torch.zeros(len(run.fusion_idx), len(run.labels))
-    if fit_rows:
+    if fit_rows and oof is None:  # out-of-fold margins replace the held-out fit's
         partial = fit_sentence_head(
             embeddings[fit_rows], y[fit_rows], run.labels, seed=run.config.seed
         )
@@ -352,13 +361,6 @@ def train_sentence_branch(run: Run, samples: Sequence[Sample]) -> SentenceBranch
             logits_val[seen] = partial.logits(
                 embeddings[[run.fusion_idx[k] for k in seen]]
             )
-    oof = out_of_fold(
-        run,
-        rows,
-        lambda fit, held: fit_sentence_head(
-            embeddings[fit], y[fit], run.labels, seed=run.config.seed
-        ).logits(embeddings[held]),
-    )
     head = fit_sentence_head(
         embeddings[rows], y[rows], run.labels, seed=run.config.seed
     )

@@ -19,8 +19,6 @@ from collections.abc import Mapping, Sequence
 
 import torch
 
-from ml.core.metrics import weighted_f1
-
 __all__ = [
     "GRID_STEP",
     "choose_weights",
@@ -29,6 +27,7 @@ __all__ = [
     "shares",
     "simplex_grid",
     "stacking_weights",
+    "weighted_f1_many",
 ]
 
 #: Step of the simplex grid (0.05: 21 points for 2 branches, 231 for 3, 1,771 for 4).
@@ -83,10 +82,7 @@ def fuse(probs: Probs, available: Masks, weights: Mapping[str, float]) -> torch.
     mask = torch.stack(
         [available[name].to(torch.bool).view(-1) for name in names], dim=1
     ).double()  # [N, B]
-    row_w = mask * w
-    totals = row_w.sum(dim=1, keepdim=True)
-    equal = mask / mask.sum(dim=1, keepdim=True).clamp_min(1.0)
-    row_w = torch.where(totals > _EPS, row_w / totals.clamp_min(_EPS), equal)
+    row_w = _row_weights(mask, w)
     stacked = torch.stack([probs[name].double() for name in names], dim=1)  # [N,B,C]
     fused = (row_w.unsqueeze(-1) * stacked).sum(dim=1)
     return fused.to(first.dtype)
@@ -111,13 +107,37 @@ def restrict(probs: torch.Tensor, allowed: Sequence[int]) -> torch.Tensor:
     return torch.where(totals > _EPS, kept / totals.clamp_min(_EPS), uniform)
 
 
-def _score(
-    probs: Probs, available: Masks, weights: dict[str, float], y: torch.Tensor
-) -> tuple[float, float]:
-    fused = fuse(probs, available, weights)
-    f1 = weighted_f1(y.tolist(), fused.argmax(dim=1).tolist())
-    picked = fused.gather(1, y.view(-1, 1)).double().clamp_min(_EPS)
-    return f1, float(-picked.log().mean())
+def _row_weights(mask: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """Each row's renormalised branch weights ``[..., N, B]`` for weights ``w``
+    ``[..., B]`` and availability ``mask`` ``[N, B]`` (float64): as in :func:`fuse`,
+    equal shares where every available branch weighs 0."""
+    row_w = mask * w.unsqueeze(-2)
+    totals = row_w.sum(dim=-1, keepdim=True)
+    equal = mask / mask.sum(dim=-1, keepdim=True).clamp_min(1.0)
+    return torch.where(totals > _EPS, row_w / totals.clamp_min(_EPS), equal)
+
+
+def weighted_f1_many(y: torch.Tensor, predictions: torch.Tensor, n_classes: int):
+    """Weighted F1 (sklearn's ``average="weighted"``: per class ``2 tp / (predicted
+    + true)``, weighted by support) of each row of ``predictions`` ``[K, N]``
+    against ``y`` ``[N]``, from one bincount: ``[K]`` float64."""
+    k = predictions.shape[0]
+    offsets = torch.arange(k).unsqueeze(1) * n_classes
+    predicted = torch.bincount(
+        (predictions + offsets).flatten(), minlength=k * n_classes
+    ).view(k, n_classes)
+    hits = predictions == y
+    tp = torch.bincount((predictions + offsets)[hits], minlength=k * n_classes).view(
+        k, n_classes
+    )
+    support = torch.bincount(y, minlength=n_classes).double()
+    denominator = predicted.double() + support
+    f1 = torch.where(denominator > 0, 2 * tp.double() / denominator.clamp_min(1), 0)
+    return (f1 * support).sum(dim=1) / max(int(y.numel()), 1)
+
+
+#: Grid points scored per vectorised step (bounds memory at ``K * N * C`` floats).
+_GRID_CHUNK = 64
 
 
 def choose_weights(
@@ -131,20 +151,36 @@ def choose_weights(
 
     Branch order is the order of ``probs``. Ties in weighted F1 (common on small
     held-out sets) are broken by the lower log-loss, then by the earlier grid
-    point.
+    point. The grid is scored in chunks of points at once (the fused
+    probabilities of ``_GRID_CHUNK`` points in one tensor): the fusion fitted on
+    every training row's out-of-fold predictions scores 1,771 points on thousands
+    of rows.
     """
     names = list(probs)
     y = torch.as_tensor(y_true, dtype=torch.long)
+    first = probs[names[0]]
+    n_classes = first.shape[1]
+    mask = torch.stack(
+        [available[name].to(torch.bool).view(-1) for name in names], dim=1
+    ).double()  # [N, B]
+    stacked = torch.stack([probs[name].double() for name in names], dim=1)  # [N,B,C]
+    grid = simplex_grid(len(names), step)
     best: tuple[float, float] | None = None
-    chosen: dict[str, float] = {}
-    for point in simplex_grid(len(names), step):
-        weights = dict(zip(names, point, strict=True))
-        f1, nll = _score(probs, available, weights, y)
-        key = (round(f1, 12), -round(nll, 12))
-        if best is None or key > best:
-            best, chosen = key, weights
+    chosen: tuple[float, ...] = grid[0]
+    for start in range(0, len(grid), _GRID_CHUNK):
+        points = grid[start : start + _GRID_CHUNK]
+        w = torch.tensor(points, dtype=torch.float64)  # [K, B]
+        row_w = _row_weights(mask, w)  # [K, N, B]
+        fused = torch.einsum("knb,nbc->knc", row_w, stacked).to(first.dtype)
+        f1s = weighted_f1_many(y, fused.argmax(dim=2), n_classes).tolist()
+        picked = fused.gather(2, y.view(1, -1, 1).expand(len(points), -1, 1))
+        nlls = (-picked.squeeze(2).double().clamp_min(_EPS).log().mean(dim=1)).tolist()
+        for point, f1, nll in zip(points, f1s, nlls, strict=True):
+            key = (round(f1, 12), -round(nll, 12))
+            if best is None or key > best:
+                best, chosen = key, point
     assert best is not None
-    return chosen, best[0]
+    return dict(zip(names, chosen, strict=True)), best[0]
 
 
 def stacking_weights(
