@@ -154,8 +154,8 @@ def _measure(args) -> dict:
 
     from accounts.models import User
     from catalog.models import ListingImport
+    from catalog.services.listing_import_confirmation import listing_import_confirm
     from catalog.services.listing_imports import (
-        listing_import_confirm,
         listing_import_create,
         listing_import_rows_accept,
     )

@@ -17,17 +17,18 @@ from catalog.selectors import (
     listing_import_progress,
     listing_import_rows,
 )
-from catalog.services.listing_imports import (
-    listing_import_confirm,
-    listing_import_create,
+from catalog.services.listing_import_confirmation import (
+    listing_import_confirm_enqueue,
 )
+from catalog.services.listing_imports import listing_import_create
 from rakuten.drf import Pagination, paginated_response
 from rakuten.ids import MAX_ID
 
 
 class ListingImportOutputSerializer(serializers.ModelSerializer):
     """An import's state: its status, its counts, the rejected CSV lines and the
-    suggestions' progress (rows with suggestions written, of the rows staged)."""
+    progress (rows with suggestions written, of the rows staged; then rows listed,
+    of the rows to list)."""
 
     class RejectionSerializer(serializers.Serializer):
         line = serializers.IntegerField()
@@ -38,6 +39,9 @@ class ListingImportOutputSerializer(serializers.ModelSerializer):
         done = serializers.IntegerField()
         percent = serializers.IntegerField()
         decisions = serializers.DictField(child=serializers.IntegerField())
+        to_list = serializers.IntegerField()
+        listed = serializers.IntegerField()
+        listed_percent = serializers.IntegerField()
 
     rejections = RejectionSerializer(many=True)
     progress = serializers.SerializerMethodField()
@@ -210,7 +214,9 @@ class ListingImportConfirmApi(APIView):
     id) and/or ``accept_at_or_above`` (every row whose first suggestion is at least
     that probable takes it), exactly those rows are listed. A row whose ``sku`` the
     seller already lists updates that product. Each product keeps its prediction,
-    model version and whether the seller kept the suggestion."""
+    model version and whether the seller kept the suggestion. The products are
+    listed on a worker: the answer is 202 with the import ``confirming``; read it
+    until it is ``confirmed`` (or ``ready`` again with a ``note``, on an error)."""
 
     class InputSerializer(serializers.Serializer):
         class ChoiceSerializer(serializers.Serializer):
@@ -233,7 +239,7 @@ class ListingImportConfirmApi(APIView):
     @extend_schema(
         summary="Confirm a listing import",
         request=InputSerializer,
-        responses=ListingImportOutputSerializer,
+        responses={202: ListingImportOutputSerializer},
     )
     def post(self, request, pk: int):
         listing_import = listing_import_get_owned_by(user=request.user, pk=pk)
@@ -241,7 +247,7 @@ class ListingImportConfirmApi(APIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         choices = data.get("choices")
-        listing_import = listing_import_confirm(
+        listing_import = listing_import_confirm_enqueue(
             listing_import=listing_import,
             user=request.user,
             choices=(
@@ -254,5 +260,6 @@ class ListingImportConfirmApi(APIView):
         return Response(
             ListingImportOutputSerializer(
                 listing_import, context={"request": request}
-            ).data
+            ).data,
+            status=status.HTTP_202_ACCEPTED,
         )

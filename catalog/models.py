@@ -106,6 +106,7 @@ class ListingImport(models.Model):
         UPLOADED = "uploaded", "Uploaded"
         SUGGESTING = "suggesting", "Suggesting categories"
         READY = "ready", "Ready for review"
+        CONFIRMING = "confirming", "Listing products"
         CONFIRMED = "confirmed", "Confirmed"
         EXPIRED = "expired", "Expired"
         FAILED = "failed", "Failed"
@@ -133,6 +134,9 @@ class ListingImport(models.Model):
     products_created = models.PositiveIntegerField(default=0)
     products_updated = models.PositiveIntegerField(default=0)
     rows_skipped = models.PositiveIntegerField(default=0)
+    # Rows of the confirmation under way already listed (its progress, and where a
+    # task delivered again resumes).
+    rows_listed = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     suggested_at = models.DateTimeField(null=True, blank=True)
     confirmed_at = models.DateTimeField(null=True, blank=True)

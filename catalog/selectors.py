@@ -164,14 +164,20 @@ def listing_import_rows_for_review(
 
 
 def listing_import_progress(*, listing_import: ListingImport) -> dict:
-    """``done`` rows with their suggestions written, of ``total``; and per decision
-    the number of rows."""
+    """``done`` rows with their suggestions written, of ``total``; per decision the
+    number of rows; and once confirmed (or confirming), ``listed`` rows of
+    ``to_list``."""
     counts = dict(listing_import.rows.values_list("decision").annotate(n=Count("pk")))
     total = listing_import.rows_total
     done = total - counts.get(ListingImportRow.Decision.PENDING, 0)
+    to_list = total - listing_import.rows_skipped
+    listed = listing_import.rows_listed
     return {
         "total": total,
         "done": done,
         "percent": round(100 * done / total) if total else 100,
         "decisions": counts,
+        "to_list": to_list,
+        "listed": listed,
+        "listed_percent": round(100 * listed / to_list) if to_list else 100,
     }

@@ -30,8 +30,10 @@ from catalog.selectors import (
     product_proposal_random,
     proposal_get,
 )
+from catalog.services.listing_import_confirmation import (
+    listing_import_confirm_enqueue,
+)
 from catalog.services.listing_imports import (
-    listing_import_confirm,
     listing_import_create,
     listing_import_row_choose,
     listing_import_rows_accept,
@@ -298,10 +300,10 @@ def listing_import_detail(request, pk: int):
 @login_required
 @require_GET
 def listing_import_progress_view(request, pk: int):
-    """The progress bar, polled while the model suggests; once the import is ready
-    the page reloads (``HX-Refresh``) to show the rows."""
+    """The progress bar, polled while the model suggests or the products are listed;
+    once that is over the page reloads (``HX-Refresh``) to show the rows."""
     listing_import = _get_or_404(listing_import_get_owned_by, request.user, pk)
-    if listing_import.status not in ("uploaded", "suggesting"):
+    if listing_import.status not in ("uploaded", "suggesting", "confirming"):
         response = HttpResponse(status=204)
         response["HX-Refresh"] = "true"
         return response
@@ -369,20 +371,15 @@ def listing_import_accept_view(request, pk: int):
 @login_required
 @require_http_methods(["POST"])
 def listing_import_confirm_view(request, pk: int):
+    """Claim the import and queue the listing of its products on a worker; the
+    import's page shows the progress until they are listed."""
     listing_import = _get_or_404(listing_import_get_owned_by, request.user, pk)
     try:
-        listing_import = listing_import_confirm(
-            listing_import=listing_import, user=request.user
-        )
+        listing_import_confirm_enqueue(listing_import=listing_import, user=request.user)
     except ApplicationError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(
-            request,
-            f"Import confirmed: {listing_import.products_created} products listed, "
-            f"{listing_import.products_updated} updated, "
-            f"{listing_import.rows_skipped} rows not listed.",
-        )
+        messages.success(request, "Import confirmed: listing your products…")
     return redirect(listing_import)
 
 

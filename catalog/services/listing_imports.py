@@ -3,10 +3,8 @@ suggests each row's category (a batch job of the ml app, queued by task name), t
 seller reviews, and only the confirmation creates or updates products.
 
 catalog never imports ml: the suggestion job is queued by name
-(``ml.tasks.listing_import_suggest``), and the function that records each confirmed
-row's prediction (model version, suggestions, the seller's choice) is named by the
-setting ``LISTING_IMPORT_PREDICTIONS_RECORD`` and called inside each confirmation
-chunk's transaction, as ``LISTING_PREDICTION_CONFIRM`` is for a Sell-page listing.
+(``ml.tasks.listing_import_suggest``). The confirmation is in
+``catalog.services.listing_import_confirmation``.
 """
 
 import contextlib
@@ -14,16 +12,13 @@ import hashlib
 import os
 import uuid
 from datetime import timedelta
-from functools import cache
 from pathlib import PurePosixPath
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
 from audit.services import audit_event_record
 from catalog.listing_files import (
@@ -35,11 +30,7 @@ from catalog.listing_files import (
     sizes_check,
 )
 from catalog.models import Category, ListingImport, ListingImportRow, Product
-from catalog.services.products import (
-    product_category_check,
-    product_create,
-    product_update,
-)
+from catalog.services.products import product_category_check
 from rakuten.exceptions import ApplicationError, NotFoundError
 from rakuten.queueing import enqueue_on_commit
 
@@ -57,11 +48,6 @@ Decision = ListingImportRow.Decision
 
 class ImportNotReadyError(ApplicationError):
     code = "import_not_ready"
-
-
-@cache
-def _predictions_record(path: str):
-    return import_string(path)
 
 
 def listing_import_create(*, seller, csv_file, zip_file=None) -> ListingImport:
@@ -241,154 +227,6 @@ def listing_import_rows_accept(
             accepted.append(row)
     ListingImportRow.objects.bulk_update(accepted, ["category", "decision"])
     return len(accepted)
-
-
-def listing_import_confirm(
-    *,
-    listing_import: ListingImport,
-    user,
-    choices: dict[int, Category] | None = None,
-    accept_at_or_above: float | None = None,
-) -> ListingImport:
-    """List the import's products. By default the accepted and changed rows are
-    listed, and flagged rows are not. With ``choices`` (row id -> category) and/or
-    ``accept_at_or_above`` (rows whose first suggestion is at least that probable
-    take it), exactly those rows are listed. A row whose sku the seller already
-    lists updates that product. One transaction per chunk of
-    ``LISTING_IMPORT_CONFIRM_CHUNK`` rows; each product's prediction is recorded in
-    its chunk's transaction (``LISTING_IMPORT_PREDICTIONS_RECORD``)."""
-    with transaction.atomic():
-        listing_import = ListingImport.objects.select_for_update().get(
-            pk=listing_import.pk
-        )
-        _ready_check(listing_import)
-        row_ids = _decisions_apply(listing_import, choices, accept_at_or_above)
-        # Claimed at once: a second confirmation finds the import confirmed.
-        listing_import.status = ListingImport.Status.CONFIRMED
-        listing_import.confirmed_at = timezone.now()
-        listing_import.rows_skipped = listing_import.rows_total - len(row_ids)
-        listing_import.save(update_fields=["status", "confirmed_at", "rows_skipped"])
-    record = _predictions_record(settings.LISTING_IMPORT_PREDICTIONS_RECORD)
-    size = settings.LISTING_IMPORT_CONFIRM_CHUNK
-    try:
-        for start in range(0, len(row_ids), size):
-            _chunk_confirm(listing_import, user, row_ids[start : start + size], record)
-    except BaseException:
-        # Back to review: the chunks already committed are linked to their products
-        # (a second confirmation updates them, it does not duplicate them).
-        ListingImport.objects.filter(pk=listing_import.pk).update(
-            status=ListingImport.Status.READY, confirmed_at=None
-        )
-        raise
-    listing_import.refresh_from_db()
-    audit_event_record(
-        verb="listing_import.confirmed",
-        obj=listing_import,
-        actor=user,
-        message=(
-            f"{listing_import.products_created} created, "
-            f"{listing_import.products_updated} updated, "
-            f"{listing_import.rows_skipped} not listed"
-        ),
-        data={
-            "created": listing_import.products_created,
-            "updated": listing_import.products_updated,
-            "skipped": listing_import.rows_skipped,
-        },
-    )
-    folder = listing_import.folder
-    transaction.on_commit(lambda: folder_delete(folder))
-    return listing_import
-
-
-def _decisions_apply(listing_import, choices, accept_at_or_above) -> list[int]:
-    """The ids of the rows to list, after applying the request's choices."""
-    rows = listing_import.rows.all()
-    if not choices and accept_at_or_above is None:
-        return list(
-            rows.filter(
-                decision__in=[Decision.ACCEPTED, Decision.CHANGED],
-                category__isnull=False,
-            ).values_list("pk", flat=True)
-        )
-    choices = choices or {}
-    known = rows.filter(pk__in=choices).values_list("pk", flat=True)
-    unknown = set(choices) - set(known)
-    if unknown:
-        raise NotFoundError(
-            f"Row {min(unknown)} is not in this import.",
-            extra={"choices": [f"Unknown row: {pk}" for pk in sorted(unknown)]},
-        )
-    active = set(Category.objects.filter(active=True).values_list("pk", flat=True))
-    listed, changed = [], []
-    for row in rows:
-        if row.pk in choices:
-            product_category_check(choices[row.pk])
-            _decide(row, choices[row.pk])
-        elif (
-            accept_at_or_above is not None
-            and row.top_probability is not None
-            and row.top_probability >= accept_at_or_above
-            and row.top_category_id in active
-        ):
-            row.category_id = row.top_category_id
-            row.decision = Decision.ACCEPTED
-        else:
-            continue
-        changed.append(row)
-        listed.append(row.pk)
-    ListingImportRow.objects.bulk_update(changed, ["category", "decision"])
-    return listed
-
-
-@transaction.atomic
-def _chunk_confirm(listing_import, user, row_ids, record) -> None:
-    rows = list(
-        ListingImportRow.objects.filter(pk__in=row_ids)
-        .select_related("category", "product")
-        .order_by("line")
-    )
-    # A sku listed since the upload (another import of the same seller, confirmed
-    # meanwhile) is updated too, never duplicated.
-    known = _products_by_sku(
-        listing_import.seller, [r.sku for r in rows if not r.product]
-    )
-    products = Product.objects.in_bulk(known.values())
-    created = updated = 0
-    for row in rows:
-        if row.product is None and row.sku in known:
-            row.product = products[known[row.sku]]
-        image = default_storage.open(row.image, "rb") if row.image else None
-        try:
-            if row.product is not None:
-                row.product = product_update(
-                    product=row.product,
-                    title=row.title,
-                    description=row.description,
-                    category=row.category,
-                    image=image,
-                    actor=user,
-                )
-                updated += 1
-            else:
-                row.product = product_create(
-                    seller=listing_import.seller,
-                    title=row.title,
-                    description=row.description,
-                    category=row.category,
-                    image=image,
-                    sku=row.sku,
-                )
-                created += 1
-        finally:
-            if image is not None:
-                image.close()
-    ListingImportRow.objects.bulk_update(rows, ["product"])
-    record(rows=rows, user=user)
-    ListingImport.objects.filter(pk=listing_import.pk).update(
-        products_created=F("products_created") + created,
-        products_updated=F("products_updated") + updated,
-    )
 
 
 # --- Expiry ---------------------------------------------------------------------------

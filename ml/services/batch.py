@@ -7,7 +7,9 @@ conditional UPDATE ``pending -> done`` of its row. A second delivery of the same
 (``acks_late`` after a lost worker, or the watchdog's requeue) finds the row done and
 writes nothing, or loses the UPDATE race and rolls back. Results are unique per (job,
 item); the job's counters move with ``F()`` in that same transaction, and the job
-finishes with one conditional UPDATE, whose winner runs the scope's ``on_finish``.
+finishes with one conditional UPDATE, whose winner runs the scope's ``on_finish``. A job
+that fails or is cancelled runs the scope's optional ``on_stop`` in the transaction
+that marks it so.
 """
 
 import logging
@@ -208,8 +210,22 @@ def _job_fail(job: BatchJob, error: str) -> None:
             finished_at=timezone.now(),
         )
         if failed:
+            _scope_stop(job, BatchJob.Status.FAILED)
             audit_event_record(verb="batch_job.failed", obj=job, message=error[:500])
     logger.warning("batch job %s failed: %s", job.pk, error)
+
+
+def _scope_stop(job: BatchJob, status: str) -> None:
+    """Run the scope's optional ``on_stop`` (inside the caller's transaction, which
+    marked the job failed or cancelled). A scope without it, or one that cannot be
+    loaded (the reason the job failed), does nothing."""
+    try:
+        handler = batch_scope_get(job.scope)
+    except ApplicationError:
+        return
+    on_stop = getattr(handler, "on_stop", None)
+    if on_stop is not None:
+        on_stop(job, status)
 
 
 def batch_job_cancel(*, job: BatchJob, user=None) -> BatchJob:
@@ -223,6 +239,7 @@ def batch_job_cancel(*, job: BatchJob, user=None) -> BatchJob:
         if not cancelled:
             job.refresh_from_db()
             raise ConflictError(f"The job is {job.status}: there is nothing to cancel.")
+        _scope_stop(job, BatchJob.Status.CANCELLED)
         audit_event_record(verb="batch_job.cancelled", obj=job, actor=user)
     job.refresh_from_db()
     return job

@@ -2,15 +2,16 @@
 
 A scope says which items a job covers (their ids, in a stable order), how to read a
 chunk of them in bulk, how to check the job's parameters, what to do with a chunk's
-results once they are written, and what to do once when the whole job is over. The
-engine (``ml.services.batch``) does the rest: chunks, Celery tasks, exactly-once
+results once they are written, what to do once when the whole job is over, and
+(optionally) what to do when it fails or is cancelled. The engine
+(``ml.services.batch``) does the rest: chunks, Celery tasks, exactly-once
 bookkeeping, prediction.
 
 Scopes are named in :data:`SCOPES` as ``"module:Class"`` and imported on first use,
 so a scope can live in the app that owns its items (a taxonomy migration, a listing
 import) without the engine importing it. To plug a scope in: write a class with the
-five methods of :class:`BatchScope`, add it to :data:`SCOPES` and to
-``BatchJob.Scope``. See docs/batch.md.
+methods of :class:`BatchScope` (``on_stop`` may be left out), add it to
+:data:`SCOPES` and to ``BatchJob.Scope``. See docs/batch.md.
 """
 
 from __future__ import annotations
@@ -62,6 +63,11 @@ class BatchScope(Protocol):
 
     def on_finish(self, job: BatchJob) -> None:
         """Called once per job, inside the transaction that finishes it."""
+
+    def on_stop(self, job: BatchJob, status: str) -> None:
+        """Optional: called when the job fails or is cancelled (``status``), inside
+        the transaction that marks it so; once per stop (a resumed job may stop
+        again). A scope without it does nothing."""
 
 
 SCOPES: dict[str, str] = {
@@ -150,6 +156,9 @@ class ProductScope:
         review_items_from_results(job=job, results=results)
 
     def on_finish(self, job: BatchJob) -> None:
+        return None
+
+    def on_stop(self, job: BatchJob, status: str) -> None:
         return None
 
 

@@ -21,6 +21,9 @@ from rakuten.exceptions import ApplicationError
 
 TOP_SUGGESTIONS = 3
 Decision = ListingImportRow.Decision
+STOPPED_NOTE = "Suggestions stopped"
+# An import whose rows a (resumed) job may still write onto.
+_SUGGESTABLE = (ListingImport.Status.SUGGESTING, ListingImport.Status.READY)
 
 
 # --- Suggestions: the batch engine's "import" scope ----------------------------------
@@ -96,18 +99,59 @@ class ImportScope:
     def on_results(self, job, results) -> None:
         """Write each result onto its row: the top suggestions (calibrated), the
         inputs used, the model version; rows whose first suggestion reaches the
-        import's threshold are pre-accepted, the others flagged."""
-        listing_import = ListingImport.objects.get(pk=job.scope_params["import_id"])
+        import's threshold are pre-accepted, the others flagged. Once the import is
+        back in the seller's hands (its job stopped, then was resumed), only the rows
+        still flagged without a suggestion are written; a confirmed or expired import
+        takes nothing."""
+        listing_import = (
+            ListingImport.objects.select_for_update()
+            .filter(pk=job.scope_params["import_id"], status__in=_SUGGESTABLE)
+            .first()
+        )
+        if listing_import is None:
+            return
         suggestions_write(
             listing_import=listing_import,
             model_version_id=job.model_version_id,
             results=[(result.item_id, result.top_k, result.used) for result in results],
+            waiting_only=listing_import.status == ListingImport.Status.READY,
         )
 
     def on_finish(self, job) -> None:
-        ListingImport.objects.filter(
-            pk=job.scope_params["import_id"], status=ListingImport.Status.SUGGESTING
-        ).update(status=ListingImport.Status.READY, suggested_at=timezone.now())
+        imports = ListingImport.objects.filter(pk=job.scope_params["import_id"])
+        imports.filter(status=ListingImport.Status.SUGGESTING).update(
+            status=ListingImport.Status.READY, suggested_at=timezone.now()
+        )
+        # A resumed job that finishes: every row has its suggestion now.
+        imports.filter(
+            status=ListingImport.Status.READY, note__startswith=STOPPED_NOTE
+        ).update(note="")
+
+    def on_stop(self, job, status: str) -> None:
+        """The job failed or was cancelled: the import is the seller's again
+        (ready), with a note; the rows still waiting for a suggestion are flagged,
+        for the seller to choose their category by hand; suggested rows keep theirs."""
+        listing_import = (
+            ListingImport.objects.select_for_update()
+            .filter(
+                pk=job.scope_params["import_id"],
+                status=ListingImport.Status.SUGGESTING,
+            )
+            .first()
+        )
+        if listing_import is None:
+            return
+        listing_import.rows.filter(decision=Decision.PENDING).update(
+            decision=Decision.FLAGGED
+        )
+        how = "failed" if status == "failed" else "was cancelled"
+        listing_import.status = ListingImport.Status.READY
+        listing_import.suggested_at = timezone.now()
+        listing_import.note = (
+            f"{STOPPED_NOTE} (the batch job {how}): choose the remaining rows' "
+            "categories."
+        )
+        listing_import.save(update_fields=["status", "suggested_at", "note"])
 
 
 def suggestions_write(
@@ -115,15 +159,20 @@ def suggestions_write(
     listing_import: ListingImport,
     model_version_id: int,
     results: list[tuple[int, list[dict], str]],
+    waiting_only: bool = False,
 ) -> int:
     """Write ``(row id, top_k [{"code", "probability"}], used)`` onto the import's
-    rows and pre-decide them; returns how many rows were written."""
+    rows and pre-decide them (with ``waiting_only``, only the rows flagged without a
+    suggestion: the seller's decisions are kept); returns how many rows were
+    written."""
     codes = {s["code"] for _, top_k, _ in results for s in top_k[:TOP_SUGGESTIONS]}
     categories = {c.code: c for c in Category.objects.filter(code__in=codes)}
     by_row = {row_id: (top_k, used) for row_id, top_k, used in results}
     rows = list(
         ListingImportRow.objects.filter(listing_import=listing_import, pk__in=by_row)
     )
+    if waiting_only:
+        rows = [r for r in rows if r.decision == Decision.FLAGGED and not r.suggestions]
     for row in rows:
         top_k, used = by_row[row.pk]
         row.suggestions = [

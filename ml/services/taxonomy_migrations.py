@@ -114,6 +114,10 @@ class MigrationScope:
                 migration_id=job.scope_params["migration_id"], job=job
             )
 
+    def on_stop(self, job: BatchJob, status: str) -> None:
+        """Nothing: the migration's products simply keep waiting (staff resume the
+        job, or run the phase again)."""
+
 
 def migration_results_apply(*, job: BatchJob, results: list[BatchResult]) -> int:
     """Move each product whose result reaches the job's threshold (``how=model``);

@@ -77,18 +77,25 @@ def test_upload_suggest_review_and_confirm(
 
     # The seller changes K-2 to its second suggestion and accepts every other one.
     second = rows[1]["suggestions"][1]
-    response = client.post(
-        f"{URL}{import_id}/confirm/",
-        {
-            "choices": [{"row": rows[1]["id"], "category": second["category_id"]}],
-            "accept_at_or_above": 0.0,
-        },
-        format="json",
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            f"{URL}{import_id}/confirm/",
+            {
+                "choices": [{"row": rows[1]["id"], "category": second["category_id"]}],
+                "accept_at_or_above": 0.0,
+            },
+            format="json",
+        )
 
-    assert response.status_code == 200, response.json()
-    assert response.json()["status"] == "confirmed"
-    assert response.json()["products_created"] == 3
+    # 202: the products are listed by a worker (here at once, eagerly)
+    assert response.status_code == 202, response.json()
+    body = response.json()
+    jsonschema.validate(body, component(schema, "ListingImportOutput"))
+    assert (body["status"], body["products_created"]) == ("confirming", 0)
+    assert (body["progress"]["to_list"], body["progress"]["listed"]) == (3, 0)
+    detail = client.get(f"{URL}{import_id}/").json()
+    assert (detail["status"], detail["products_created"]) == ("confirmed", 3)
+    assert detail["progress"]["listed_percent"] == 100
     products = {p.sku: p for p in Product.objects.filter(seller=seller)}
     assert {sku: p.category.code for sku, p in products.items()} == {
         "K-1": "9101",
@@ -109,12 +116,18 @@ def test_confirming_twice_is_refused(
     with django_capture_on_commit_callbacks(execute=True):
         import_id = upload(client).json()["id"]
     url = f"{URL}{import_id}/confirm/"
-    assert (
-        client.post(url, {"accept_at_or_above": 0.0}, format="json").status_code == 200
-    )
-    response = client.post(url, {"accept_at_or_above": 0.0}, format="json")
-    assert response.status_code == 400
-    assert response.json()["error"]["code"] == "import_not_ready"
+    with django_capture_on_commit_callbacks() as callbacks:
+        first = client.post(url, {"accept_at_or_above": 0.0}, format="json")
+    assert first.status_code == 202
+    # refused while its products are being listed, and once they are
+    for _ in range(2):
+        response = client.post(url, {"accept_at_or_above": 0.0}, format="json")
+        assert response.status_code == 400
+        assert response.json()["error"]["code"] == "import_not_ready"
+        for callback in callbacks:
+            callback()
+        callbacks.clear()
+    assert response.json()["error"]["message"].startswith("This import is confirmed")
     assert Product.objects.count() == 3
 
 

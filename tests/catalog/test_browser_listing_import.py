@@ -42,10 +42,14 @@ def test_a_seller_imports_reviews_and_confirms_a_catalogue(
     screenshots,
     tmp_path,
 ):
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
-    wait = WebDriverWait(browser, WAIT_SECONDS)
+    # An element read while its page reloads is stale: read it again.
+    wait = WebDriverWait(
+        browser, WAIT_SECONDS, ignored_exceptions=[StaleElementReferenceException]
+    )
     # Above any probability: every row is flagged first, for the bulk accept to take.
     settings.LISTING_IMPORT_THRESHOLD = 1.01
     UserFactory(username="pro", role="seller")

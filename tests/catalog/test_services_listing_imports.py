@@ -9,9 +9,9 @@ from django.utils import timezone
 
 from catalog.listing_files import ListingFileError
 from catalog.models import ListingImport, ListingImportRow, Product
+from catalog.services.listing_import_confirmation import listing_import_confirm
 from catalog.services.listing_imports import (
     ImportNotReadyError,
-    listing_import_confirm,
     listing_import_create,
     listing_import_row_choose,
     listing_import_rows_accept,

@@ -114,14 +114,27 @@ def test_review_change_one_row_bulk_accept_and_confirm(
         "changed",
     }
 
-    response = client.post(
-        reverse("catalog:listing_import_confirm", args=[listing_import.pk]),
-        follow=True,
-    )
-
-    assert "Import confirmed: 3 products listed, 0 updated, 0 rows not listed." in (
-        response.content.decode()
-    )
+    # Confirming queues the listing on a worker: the page shows it in progress
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = client.post(
+            reverse("catalog:listing_import_confirm", args=[listing_import.pk])
+        )
+    assert response["Location"] == url
+    page = client.get(url).content.decode()
+    assert "Import confirmed: listing your products…" in page
+    assert "Listing your products… 0 of 3 rows listed." in page
+    assert 'data-status="confirming"' in page
+    progress = reverse("catalog:listing_import_progress", args=[listing_import.pk])
+    assert "Listing your products…" in client.get(progress).content.decode()
+    assert Product.objects.count() == 0
+    # until the task has listed them
+    assert len(callbacks) == 1
+    callbacks[0]()
+    response = client.get(progress)
+    assert (response.status_code, response["HX-Refresh"]) == (204, "true")
+    page = client.get(url).content.decode()
+    assert 'data-status="confirmed"' in page
+    assert ": 3 products listed, 0 updated, 0 rows not listed." in page
     assert dict(Product.objects.values_list("sku", "category__code")) == {
         "V-1": "9101",
         "V-2": "9103",

@@ -5,8 +5,8 @@ prediction with the seller's choice, so a changed row is an anomaly (not kept)."
 import pytest
 
 from catalog.models import ListingImport
+from catalog.services.listing_import_confirmation import listing_import_confirm
 from catalog.services.listing_imports import (
-    listing_import_confirm,
     listing_import_create,
     listing_import_row_choose,
 )
