@@ -14,9 +14,10 @@ active version. Then:
 1. in-process: ``batch_items_predict`` (what a chunk runs) over every product, in
    forward passes of ``BATCH_PREDICT_BATCH_SIZE``: products/s, after a warm-up;
 2. per --workers N: N ``celery worker -Q batch --pool solo`` processes (each with
-   cores / N torch threads), ``batch_job_create(scope="all")``, wait until the job
-   finishes: its end-to-end time (creation to finish, workers already started, each
-   loading the model on its first chunk) and products/s; every product predicted
+   cores / N torch threads), then ``manage.py recategorise --scope all --wait``
+   (the command, in this process) until the job finishes: its end-to-end time
+   (creation to finish, workers already started, each loading the model on its
+   first chunk) and products/s; every product predicted
    exactly once is checked;
 3. the weighted F1 of the model on the 20 % test split, with --quantize also with
    int8 dynamic quantisation of the BiGRU and linear layers (its cost in accuracy).
@@ -24,6 +25,7 @@ active version. Then:
 
 import argparse
 import csv
+import io
 import json
 import os
 import platform
@@ -190,10 +192,10 @@ def worker_start(env: dict, name: str, threads: int, log: Path) -> subprocess.Po
 
 
 def job_run(env: dict, workers: int, chunk_size: int, tmp: Path) -> dict:
+    from django.core.management import call_command
     from django.db.models import Count
 
     from ml.models import BatchJob, BatchResult
-    from ml.services.batch import batch_job_create
 
     cores = os.cpu_count() or 1
     threads = max(1, cores // workers)
@@ -204,15 +206,20 @@ def job_run(env: dict, workers: int, chunk_size: int, tmp: Path) -> dict:
     try:
         time.sleep(8)  # the workers start (Django, torch) before the clock starts
         started = time.perf_counter()
-        job = batch_job_create(scope="all", chunk_size=chunk_size)
-        while True:
-            job.refresh_from_db()
-            if job.status not in ("pending", "running"):
-                break
-            if any(p.poll() is not None for p in procs):
-                raise SystemExit(f"a worker exited: see {tmp}/worker*.log")
-            time.sleep(0.2)
+        # what an operator runs: the command creates the job and waits for its end
+        out = io.StringIO()
+        call_command(
+            "recategorise",
+            scope="all",
+            chunk_size=chunk_size,
+            wait=True,
+            poll_seconds=0.2,
+            stdout=out,
+        )
         end_to_end = time.perf_counter() - started
+        if any(p.poll() is not None for p in procs):
+            raise SystemExit(f"a worker exited: see {tmp}/worker*.log")
+        job = BatchJob.objects.order_by("-pk").first()
     finally:
         for proc in procs:
             proc.terminate()
