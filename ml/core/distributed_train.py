@@ -100,6 +100,7 @@ def run(args: argparse.Namespace) -> dict[str, object] | None:
         )
         summary = {
             "bundle": str(ref.path),
+            "sha256": ref.sha256,
             "world_size": distributed.world_size(),
             "weighted_f1": result.metrics["fused"]["weighted_f1"],
         }
