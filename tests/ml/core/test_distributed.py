@@ -49,6 +49,25 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def run_group(command: list[str], env: dict[str, str], logs: Path) -> str:
+    """Run ``command`` (torchrun); past 120 s stop it with SIGTERM, on which torchrun
+    stops its ranks (each in a session of its own, so they must not be left hung).
+    Output goes to files: a hung rank would keep a pipe open. Returns stdout."""
+    out, err = logs.with_suffix(".out"), logs.with_suffix(".err")
+    with open(out, "w") as stdout, open(err, "w") as stderr:
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=stdout, stderr=stderr
+        )
+        try:
+            process.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            process.terminate()
+            process.wait(timeout=60)
+            raise
+    assert process.returncode == 0, err.read_text()[-3000:]
+    return out.read_text()
+
+
 def bundle_weights(root: Path) -> dict[str, torch.Tensor]:
     (bundle,) = [p for p in root.iterdir() if (p / "bundle.json").is_file()]
     return torch.load(bundle / "text_net.pt", weights_only=True)
@@ -81,15 +100,18 @@ def test_two_ranks_match_one_process(tmp_path):
 
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE")}
     env["PYTHONPATH"] = str(ROOT)
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2"]
-    command += ["--master_addr", "127.0.0.1", "--master_port", str(free_port())]
-    command += ["-m", "ml.core.distributed_train", "--csv", str(data)]
-    command += ["--out", str(multi), "--config", config]
-    done = subprocess.run(
-        command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    summaries = [json.loads(x) for x in done.stdout.splitlines() if x.startswith("{")]
+
+    def torchrun(out: Path) -> str:
+        command = [sys.executable, "-m", "torch.distributed.run"]
+        command += ["--nproc_per_node", "2", "--master_addr", "127.0.0.1"]
+        command += ["--master_port", str(free_port())]
+        command += ["-m", "ml.core.distributed_train", "--csv", str(data)]
+        command += ["--out", str(out), "--work", str(multi / "work")]
+        command += ["--config", config]
+        return run_group(command, env, out.with_name(f"{out.name}-torchrun"))
+
+    done = torchrun(multi)
+    summaries = [json.loads(x) for x in done.splitlines() if x.startswith("{")]
     assert len(summaries) == 1 and summaries[0]["world_size"] == 2  # rank 0 only
 
     # only rank 0 checkpoints; rank 1 keeps just its tokenizer
@@ -109,3 +131,10 @@ def test_two_ranks_match_one_process(tmp_path):
     assert one.keys() == two.keys()
     for key in one:
         assert torch.allclose(one[key], two[key], atol=1e-5, rtol=0), key
+
+    # A rerun resumes from rank 0's checkpoint, which rank 1 (no checkpoint of its
+    # own) receives by broadcast: no epoch left, the same weights. Were rank 1 to
+    # start afresh, the ranks' collectives would not match and the run would fail.
+    torchrun(tmp_path / "again")
+    resumed = bundle_weights(tmp_path / "again")
+    assert all(torch.equal(resumed[key], two[key]) for key in two)
