@@ -83,6 +83,8 @@ def test_single_process_helpers_are_no_ops():
     assert distributed.mean(0.25) == 0.25
     model = torch.nn.Linear(2, 2)
     assert distributed.wrap(model, torch.device("cpu")) is model
+    loader = distributed.distributed_loader(list(range(10)), 4, seed=1)
+    assert sorted(torch.cat(list(loader)).tolist()) == list(range(10))
 
 
 def test_sharded_batches_cover_each_global_batch():
