@@ -10,8 +10,11 @@ The CSV has the generic layout ``product_id,title,description,category,image``
 Every rank runs :func:`ml.core.pipeline.train_model` (the engine shares each batch
 among the ranks, see :mod:`ml.core.engine`); rank 0 fills the feature cache first,
 checkpoints under ``--work`` and alone writes the bundle under ``--out``; the other
-ranks keep their scratch files under ``--work/rank-<n>``. No Django: registering the
-bundle as a model version is the platform's job (``manage.py``).
+ranks keep their scratch files under ``--work/rank-<n>``. ``--store`` keeps the
+features in a :class:`~ml.core.feature_store.FeatureStore` (memmap shards) rather than
+one file per photo; ``--feature-workers`` decodes the photos in DataLoader workers.
+No Django: registering the bundle as a model version is the platform's job
+(``manage.py import_model``).
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ from ml.core.backbones import build_backbone
 from ml.core.bundles import save_bundle
 from ml.core.config import TrainingConfig
 from ml.core.data import Sample
-from ml.core.features import FeatureCache, extract_features
+from ml.core.feature_store import FeatureStore
+from ml.core.features import FeatureCache, extract_features, feature_store, fill_store
 from ml.core.pipeline import train_model
 
 
@@ -55,6 +59,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--work", type=Path, default=None, help="default: OUT/work")
     parser.add_argument("--features", type=Path, default=None, help="feature cache")
     parser.add_argument(
+        "--store",
+        action="store_true",
+        help="keep features in memmap shards under --features (a FeatureStore)",
+    )
+    parser.add_argument(
+        "--feature-workers",
+        type=int,
+        default=0,
+        help="DataLoader workers that read and decode the photos (rank 0)",
+    )
+    parser.add_argument(
         "--config",
         default="{}",
         help='TrainingConfig fields as JSON, e.g. \'{"epochs": 4, "backbone": null}\'',
@@ -62,23 +77,37 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def warm_feature_cache(
-    samples: Sequence[Sample], config: TrainingConfig, cache: FeatureCache | None
-) -> None:
-    """Rank 0 extracts every photo's features once; the other ranks then read them
-    from the cache instead of computing them again."""
-    if cache is None or config.backbone is None:
-        return
+def open_features(
+    args: argparse.Namespace, samples: Sequence[Sample], config: TrainingConfig
+) -> FeatureCache | FeatureStore | None:
+    """The feature cache (or store, ``--store``), filled by rank 0 before the
+    others open it: they then read every photo's features instead of computing
+    them again."""
+    if args.features is None:
+        return None
+    if config.backbone is None:
+        return FeatureCache(args.features)
+    images = [sample.image for sample in samples]
+    batch, workers = config.feature_batch_size, args.feature_workers
+    spec = build_backbone(
+        config.backbone,
+        pretrained=True,
+        weights_path=config.backbone_weights_path,
+        allow_random=config.allow_random_backbone,
+    )
     if distributed.is_main():
-        spec = build_backbone(
-            config.backbone,
-            pretrained=True,
-            weights_path=config.backbone_weights_path,
-            allow_random=config.allow_random_backbone,
-        )
-        images = [sample.image for sample in samples]
-        extract_features(spec, images, cache, batch_size=config.feature_batch_size)
+        if args.store:
+            store = feature_store(args.features, spec)
+            fill_store(spec, images, store, batch_size=batch, num_workers=workers)
+        else:
+            cache = FeatureCache(args.features)
+            extract_features(spec, images, cache, batch, num_workers=workers)
     distributed.barrier()
+    return (
+        feature_store(args.features, spec)
+        if args.store
+        else FeatureCache(args.features)
+    )
 
 
 def run(args: argparse.Namespace) -> dict[str, object] | None:
@@ -88,8 +117,8 @@ def run(args: argparse.Namespace) -> dict[str, object] | None:
     work = args.work or args.out / "work"
     if not distributed.is_main():
         work = work / f"rank-{distributed.rank()}"
-    cache = FeatureCache(args.features) if args.features else None
-    warm_feature_cache(samples, config, cache)
+    cache = open_features(args, samples, config)
+    # extract_features, which the image branch calls, takes a store as a cache
     result = train_model(samples, config, work_dir=work, feature_cache=cache)
     summary = None
     if distributed.is_main():

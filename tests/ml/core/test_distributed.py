@@ -140,3 +140,32 @@ def test_two_ranks_match_one_process(tmp_path):
     torchrun(tmp_path / "again")
     resumed = bundle_weights(tmp_path / "again")
     assert all(torch.equal(resumed[key], two[key]) for key in two)
+
+
+def test_entry_point_fills_and_trains_from_a_feature_store(tmp_path):
+    from ml.core.feature_store import FeatureStore
+    from tests.ml.core.samples import multimodal_samples
+
+    images, photos = tmp_path / "images", set()
+    images.mkdir()
+    data = tmp_path / "products.csv"
+    with open(data, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["product_id", "title", "description", "category", "image"])
+        for i, s in enumerate(multimodal_samples(8)):
+            name = ""
+            if s.image is not None:
+                name = f"{i}.jpg"
+                (images / name).write_bytes(s.image)
+                photos.add(s.image)
+            writer.writerow([i, s.title, s.description or "", s.label, name])
+    config = {**CONFIG, "backbone": "efficientnet_lite0", "epochs": 3}
+    args = ["--csv", str(data), "--out", str(tmp_path / "out"), "--store"]
+    args += ["--features", str(tmp_path / "fs"), "--feature-workers", "2"]
+    assert main([*args, "--config", json.dumps(config)]) == 0
+
+    (meta,) = (tmp_path / "fs").rglob("meta.json")
+    store = FeatureStore(meta.parent.parent, meta.parent.name, 1280)
+    assert len(store) == len(photos)  # every distinct photo, once
+    (bundle,) = [p for p in (tmp_path / "out").iterdir() if p.name != "work"]
+    assert (bundle / "image_head.pt").is_file()
