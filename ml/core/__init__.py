@@ -10,11 +10,14 @@ Modules, in the order a model goes through them:
   versioned by ``TRANSFORMS_VERSION`` (stored in each bundle, checked on load).
 * :mod:`~ml.core.data` -- samples, stratified split, replay sample, dataset hash.
 * :mod:`~ml.core.features` -- on-disk image-feature cache and batched extraction.
+* :mod:`~ml.core.feature_store` -- memmap-sharded feature store for large photo sets.
 * :mod:`~ml.core.networks` -- the text network (embedding + BiGRU) and the image head.
 * :mod:`~ml.core.backbones` -- frozen VGG16 / EfficientNet-Lite0 feature extractors.
 * :mod:`~ml.core.config` -- ``TrainingConfig`` (in) and ``TrainingResult`` (out).
 * :mod:`~ml.core.checkpoints` -- stage fingerprints, atomic saves, resumable state.
 * :mod:`~ml.core.engine` -- ``train_one_epoch``, ``evaluate``, ``fit`` (early stopping).
+* :mod:`~ml.core.distributed` -- torchrun / DDP helpers; ``distributed_train`` runs
+  ``train_model`` from a CSV in one process or several.
 * :mod:`~ml.core.sparse` -- the TF-IDF + linear SVM text branch.
 * :mod:`~ml.core.sentence` -- the frozen sentence encoder and its linear head.
 * :mod:`~ml.core.branches` -- training each branch on the run's split.

@@ -1,7 +1,12 @@
 """The training engine (torchvision-references style): :func:`train_one_epoch`,
 :func:`evaluate` (under ``eval()`` and ``inference_mode()``) and :func:`fit`, which adds
 class-weighted loss, length-bucketed batches, early stopping on validation weighted F1
-and a checkpoint every epoch that a rerun resumes."""
+and a checkpoint every epoch that a rerun resumes.
+
+Under ``torchrun`` (a process group initialised by :mod:`ml.core.distributed`) the
+model is wrapped in DistributedDataParallel and every global batch is shared among the
+ranks; rank 0 alone validates, checkpoints and logs, and broadcasts its early-stopping
+decision. A single process trains exactly as before."""
 
 import random
 from collections.abc import Iterable, Iterator, Sequence
@@ -13,9 +18,10 @@ import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import BatchSampler, DataLoader, RandomSampler, TensorDataset
 from tqdm.auto import tqdm
 
+from ml.core import distributed
 from ml.core.checkpoints import atomic_save, load_checkpoint
 from ml.core.config import ProgressCallback, TrainingConfig
 from ml.core.metrics import weighted_f1
@@ -91,18 +97,14 @@ def fit_epochs(
     weighted CE + Adam, shuffled batches) but with no validation: for refits whose
     epoch count an early-stopped :func:`fit` chose."""
     generator = torch.Generator().manual_seed(config.seed)
-    loader = DataLoader(
-        TensorDataset(*train),
-        batch_size=config.batch_size,
-        shuffle=True,
-        generator=generator,
-    )
+    loader = _shuffled_loader(TensorDataset(*train), config.batch_size, generator)
     criterion = nn.CrossEntropyLoss(weight=class_weights(train[1], num_classes))
     model.to(device)
     criterion = criterion.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    net = distributed.wrap(model, device)
     for _ in range(epochs):
-        train_one_epoch(model, loader, optimizer, criterion, device)
+        train_one_epoch(net, loader, optimizer, criterion, device)
 
 
 # --------------------------------------------------------------------- internals
@@ -194,6 +196,30 @@ def _validate(
     }
 
 
+def _shuffled_loader(
+    dataset: TensorDataset, batch_size: int, generator: torch.Generator
+) -> DataLoader:
+    """Shuffled batches; under DDP each rank takes its share of the same global
+    batches a single process would draw (same generator, same order)."""
+    if not distributed.active():
+        return DataLoader(
+            dataset, batch_size=batch_size, shuffle=True, generator=generator
+        )
+    batches = BatchSampler(
+        RandomSampler(dataset, generator=generator), batch_size, False
+    )
+    return DataLoader(dataset, batch_sampler=_sharded(batches))
+
+
+def _sharded(batches: Any) -> Any:
+    """This rank's share of ``batches`` (the batches themselves in one process)."""
+    if not distributed.active():
+        return batches
+    return distributed.ShardedBatchSampler(
+        batches, distributed.rank(), distributed.world_size()
+    )
+
+
 def _loaders(
     train: tuple[torch.Tensor, ...],
     val: tuple[torch.Tensor, torch.Tensor],
@@ -203,15 +229,14 @@ def _loaders(
 ) -> tuple[DataLoader, DataLoader, torch.Tensor]:
     """Shuffled train loader (length-bucketed for texts) and val loader + targets."""
     if lengths is None:
-        train_loader = DataLoader(
-            TensorDataset(*train),
-            batch_size=config.batch_size,
-            shuffle=True,
-            generator=generator,
+        train_loader = _shuffled_loader(
+            TensorDataset(*train), config.batch_size, generator
         )
     else:
         sampler = LengthBucketBatchSampler(lengths[0], config.batch_size, generator)
-        train_loader = DataLoader(TensorDataset(*train), batch_sampler=sampler)
+        train_loader = DataLoader(
+            TensorDataset(*train), batch_sampler=_sharded(sampler)
+        )
         # row order does not matter to the metrics; sorted rows are faster
         by_length = torch.argsort(lengths[1], stable=True)
         val = (val[0][by_length], val[1][by_length])
@@ -272,7 +297,11 @@ def fit(
         "history": [],
         "best_model": cpu_state(model),
     }
-    checkpoint = load_checkpoint(stage.checkpoint, stage.fingerprint)
+    checkpoint = distributed.broadcast_object(
+        load_checkpoint(stage.checkpoint, stage.fingerprint)
+        if distributed.is_main()
+        else None
+    )
     if checkpoint is not None:
         model.load_state_dict(checkpoint["model"])
         optimizer.load_state_dict(checkpoint["optimizer"])
@@ -281,13 +310,21 @@ def fit(
         state = {key: checkpoint[key] for key in state}
     low, high = stage.band
     epochs = range(state["epoch"], 0 if state["stopped"] else config.epochs)
-    bar = tqdm(epochs, desc=f"train {stage.name}", unit="epoch", disable=None)
+    main = distributed.is_main()
+    disable = None if main else True  # None: tqdm's own choice (off without a tty)
+    bar = tqdm(epochs, desc=f"train {stage.name}", unit="epoch", disable=disable)
+    net = distributed.wrap(model, device)
     for epoch in bar:
+        train_loss = distributed.mean(
+            train_one_epoch(net, train_loader, optimizer, criterion, device)
+        )
+        if not main:  # rank 0 validates and decides; the others follow
+            if distributed.broadcast_object(False):
+                break
+            continue
         record = {
             "epoch": epoch + 1,
-            "train_loss": train_one_epoch(
-                model, train_loader, optimizer, criterion, device
-            ),
+            "train_loss": train_loss,
             **_validate(model, val_loader, val_targets, device),
         }
         score = (record["val_weighted_f1"], -record["val_loss"])
@@ -328,7 +365,10 @@ def fit(
                     **record,
                 }
             )
-        if state["stopped"]:
+        if distributed.broadcast_object(state["stopped"]):
             break
     bar.close()
+    state["best_model"], state["history"] = distributed.broadcast_object(
+        (state["best_model"], state["history"])
+    )
     return state["best_model"], state["history"]

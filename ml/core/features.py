@@ -5,6 +5,11 @@ photo's bytes, the preprocessing and the backbone weights. Features are stored
 once under ``root/<backbone>/<weights fingerprint>/<sha[:2]>/<sha>.pt`` (the
 fingerprint keeps e.g. two randomly initialised backbones apart) and a retrain
 never recomputes them.
+
+At scale, :func:`fill_store` puts them in a :class:`~ml.core.feature_store.FeatureStore`
+(memmap shards) instead, reading and decoding the photos in DataLoader workers
+(``num_workers``) while the main process runs the backbone; :func:`extract_features`
+accepts such a store in place of the cache.
 """
 
 from __future__ import annotations
@@ -16,12 +21,20 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
+from torch.utils.data import DataLoader, Dataset
 
 from ml.core.backbones import BackboneSpec
 from ml.core.errors import TORCH_LOAD_ERRORS, InvalidImageError
+from ml.core.feature_store import FeatureStore
 from ml.core.transforms import ImageSource, image_tensor, open_image, read_image_bytes
 
-__all__ = ["FeatureCache", "extract_features", "image_digest"]
+__all__ = [
+    "FeatureCache",
+    "extract_features",
+    "feature_store",
+    "fill_store",
+    "image_digest",
+]
 
 
 def image_digest(data: bytes) -> str:
@@ -79,27 +92,53 @@ class FeatureCache:
 def extract_features(
     backbone_spec: BackboneSpec,
     images: Sequence[ImageSource],
-    cache: FeatureCache | None,
+    cache: FeatureCache | FeatureStore | None,
     batch_size: int = 16,
     progress: Callable[[int, int], None] | None = None,
     *,
     skip_invalid: bool = True,
+    num_workers: int = 0,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Compute (or fetch from ``cache``) the backbone features of ``images``.
 
     Args:
         backbone_spec: the frozen backbone; it runs on the device of its weights.
         images: per product a path, raw bytes, a binary file or ``None``.
-        cache: feature cache, or ``None`` to always compute.
+        cache: feature cache or store (:func:`feature_store`), or ``None`` to
+            always compute.
         batch_size: images per backbone forward pass.
-        progress: called as ``progress(done, total)`` while going through images.
+        progress: called as ``progress(done, total)`` while going through images
+            (with workers or a store: through the distinct photos to compute).
         skip_invalid: treat unreadable / undecodable images as missing instead
             of raising :class:`~ml.core.errors.InvalidImageError`.
+        num_workers: DataLoader workers that read, hash and decode the photos;
+            0 decodes in this process, as before.
 
     Returns:
         ``(features, has_image)``: ``Tensor[N, feature_dim]`` (float32, zeros
         where there is no usable image) and a ``BoolTensor[N]``.
     """
+    if isinstance(cache, FeatureStore):
+        rows = fill_store(
+            backbone_spec,
+            images,
+            cache,
+            batch_size=batch_size,
+            num_workers=num_workers,
+            progress=progress,
+            skip_invalid=skip_invalid,
+        )
+        return _gather(cache, rows)
+    if num_workers > 0:
+        return _extract_with_workers(
+            backbone_spec,
+            images,
+            cache,
+            batch_size,
+            progress,
+            skip_invalid,
+            num_workers,
+        )
     module = backbone_spec.module
     namespace = FeatureCache.namespace(backbone_spec)
     device = next(module.parameters()).device
@@ -164,4 +203,197 @@ def extract_features(
             flush()
             progress(index + 1, total)
     flush()
+    return features, has_image
+
+
+# ------------------------------------------------------- workers and feature store
+_INVALID = "invalid:"  # prefix of a worker's answer for an unusable photo
+
+
+class _Digests(Dataset):
+    """sha256 of each image (``None``: no image; ``_INVALID``...: unreadable)."""
+
+    def __init__(self, images: Sequence[ImageSource]) -> None:
+        self.images = images
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> str | None:
+        try:
+            data = read_image_bytes(self.images[index])
+        except InvalidImageError as exc:
+            return f"{_INVALID}{exc}"
+        return None if data is None else image_digest(data)
+
+
+class _Decoded(Dataset):
+    """The normalised tensor of each image, or ``_INVALID``... when undecodable."""
+
+    def __init__(self, images: Sequence[ImageSource]) -> None:
+        self.images = images
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> torch.Tensor | str:
+        try:
+            return image_tensor(open_image(self.images[index]))
+        except InvalidImageError as exc:
+            return f"{_INVALID}{exc}"
+
+
+def _as_list(batch: list) -> list:
+    return batch
+
+
+def _loader(dataset: Dataset, batch_size: int, num_workers: int) -> DataLoader:
+    return DataLoader(
+        dataset, batch_size=batch_size, num_workers=num_workers, collate_fn=_as_list
+    )
+
+
+def _checked(answer: str | None, skip_invalid: bool) -> str | None:
+    """A worker's answer, with an unusable photo as ``None`` (or raised)."""
+    if isinstance(answer, str) and answer.startswith(_INVALID):
+        if not skip_invalid:
+            raise InvalidImageError(answer[len(_INVALID) :])
+        return None
+    return answer
+
+
+def _digests(
+    images: Sequence[ImageSource], num_workers: int, skip_invalid: bool
+) -> list[str | None]:
+    """Each image's sha256 (``None``: no usable image), read in the workers."""
+    out: list[str | None] = []
+    for batch in _loader(_Digests(images), 64, num_workers):
+        out.extend(_checked(answer, skip_invalid) for answer in batch)
+    return out
+
+
+def _compute(
+    spec: BackboneSpec,
+    todo: dict[str, ImageSource],
+    save: Callable[[list[str], torch.Tensor], None],
+    batch_size: int,
+    num_workers: int,
+    progress: Callable[[int, int], None] | None,
+    skip_invalid: bool,
+) -> None:
+    """Decode ``todo`` (digest -> a source) in the workers, run the backbone here
+    and ``save(digests, features)`` batch by batch."""
+    module = spec.module
+    device = next(module.parameters()).device
+    keys = list(todo)
+    done = 0
+    for batch in _loader(_Decoded(list(todo.values())), batch_size, num_workers):
+        names, done = keys[done : done + len(batch)], done + len(batch)
+        good = [
+            (name, tensor)
+            for name, tensor in zip(names, batch, strict=True)
+            if _checked(tensor, skip_invalid) is not None
+        ]
+        if good:
+            with torch.inference_mode():
+                inputs = torch.stack([tensor for _, tensor in good]).to(device)
+                outputs = module(inputs).float().cpu()
+            save([name for name, _ in good], outputs)
+        if progress is not None:
+            progress(done, len(keys))
+
+
+def _first_sources(
+    images: Sequence[ImageSource], digests: list[str | None], known: set[str]
+) -> dict[str, ImageSource]:
+    todo: dict[str, ImageSource] = {}
+    for source, digest in zip(images, digests, strict=True):
+        if digest is not None and digest not in known and digest not in todo:
+            todo[digest] = source
+    return todo
+
+
+def _extract_with_workers(
+    spec: BackboneSpec,
+    images: Sequence[ImageSource],
+    cache: FeatureCache | None,
+    batch_size: int,
+    progress: Callable[[int, int], None] | None,
+    skip_invalid: bool,
+    num_workers: int,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`extract_features` with the photos read and decoded in workers."""
+    namespace = FeatureCache.namespace(spec)
+    digests = _digests(images, num_workers, skip_invalid)
+    found: dict[str, torch.Tensor] = {}
+    for digest in dict.fromkeys(d for d in digests if d is not None):
+        cached = cache.get(namespace, digest) if cache is not None else None
+        if cached is not None:
+            found[digest] = cached
+
+    def save(names: list[str], outputs: torch.Tensor) -> None:
+        for name, row in zip(names, outputs, strict=True):
+            found[name] = row
+            if cache is not None:
+                cache.put(namespace, name, row)
+
+    todo = _first_sources(images, digests, set(found))
+    _compute(spec, todo, save, batch_size, num_workers, progress, skip_invalid)
+    features = torch.zeros(len(images), spec.feature_dim)
+    has_image = torch.zeros(len(images), dtype=torch.bool)
+    for index, digest in enumerate(digests):
+        if digest in found:
+            features[index] = found[digest]
+            has_image[index] = True
+    return features, has_image
+
+
+def feature_store(
+    root: str | Path, spec: BackboneSpec, *, dtype: str = "float32"
+) -> FeatureStore:
+    """The store of ``spec``'s features under ``root`` (one folder per backbone
+    and weights fingerprint, as in :class:`FeatureCache`)."""
+    return FeatureStore(
+        root, FeatureCache.namespace(spec), spec.feature_dim, dtype=dtype
+    )
+
+
+def fill_store(
+    spec: BackboneSpec,
+    images: Sequence[ImageSource],
+    store: FeatureStore,
+    *,
+    batch_size: int = 16,
+    num_workers: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+    skip_invalid: bool = True,
+) -> torch.Tensor:
+    """Add the features of every photo ``store`` lacks (duplicates computed once);
+    return each image's store row, ``-1`` where there is no usable photo. Only one
+    batch of features is in memory at a time."""
+    if store.dim != spec.feature_dim:
+        raise ValueError(
+            f"store holds {store.dim} features, backbone gives {spec.feature_dim}"
+        )
+    digests = _digests(images, num_workers, skip_invalid)
+    known = {d for d in digests if d is not None and d in store}
+    todo = _first_sources(images, digests, known)
+
+    def save(names: list[str], outputs: torch.Tensor) -> None:
+        store.add(names, outputs.numpy())
+
+    _compute(spec, todo, save, batch_size, num_workers, progress, skip_invalid)
+    store.flush()
+    rows = store.lookup([d or "" for d in digests])
+    return torch.tensor([-1 if row is None else row for row in rows], dtype=torch.long)
+
+
+def _gather(
+    store: FeatureStore, rows: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(features [N, D], has_image [N])`` of store ``rows`` (-1: none)."""
+    has_image = rows >= 0
+    features = torch.zeros(len(rows), store.dim)
+    if has_image.any():
+        features[has_image] = torch.from_numpy(store.read(rows[has_image].numpy()))
     return features, has_image
