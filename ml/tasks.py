@@ -4,11 +4,13 @@ import logging
 
 from celery import shared_task
 from celery.signals import worker_ready
+from django.conf import settings
 from django.db import DatabaseError
 from django.db import OperationalError as DatabaseOperationalError
 from kombu.exceptions import OperationalError as BrokerError
 
 from ml.services.batch import batch_chunk_run, batch_jobs_requeue_stale
+from ml.services.batch_predict import batch_predictor_warm
 from ml.services.listing_suggestions import listing_import_suggest
 from ml.services.mlflow_mirror import mlflow_mirror_sync
 from ml.services.monitoring import model_monitoring_run
@@ -17,6 +19,7 @@ from ml.services.scheduling import (
     training_runs_recover,
 )
 from ml.services.training_runs import TrainingFailedError, training_run_execute
+from rakuten.exceptions import ApplicationError
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +97,23 @@ def training_runs_recover_on_worker_ready(sender, **kwargs) -> None:
         logger.warning("training runs not recovered at worker start: %s", exc)
     else:
         logger.info("training runs recovered at worker start: %s", outcome)
+
+
+@worker_ready.connect
+def batch_predictor_warm_on_worker_ready(sender, **kwargs) -> None:
+    """A worker that consumes the ``batch`` queue loads the active model at start
+    (``BATCH_WARM_ON_START``), not on its first chunk. A failure is logged: the
+    first chunk loads it then."""
+    if not settings.BATCH_WARM_ON_START:
+        return
+    if "batch" not in (sender.app.amqp.queues.consume_from or {}):
+        return
+    try:
+        version = batch_predictor_warm()
+    except (ApplicationError, DatabaseError) as exc:
+        logger.warning("batch model not loaded at worker start: %s", exc)
+    else:
+        logger.info("batch model loaded at worker start: %s", version)
 
 
 @shared_task(name="ml.tasks.mlflow_mirror_sync", soft_time_limit=600, time_limit=660)

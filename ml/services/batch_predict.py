@@ -61,6 +61,25 @@ def batch_items_predict(
     return predictions
 
 
+def batch_predictor_warm() -> ModelVersion | None:
+    """Load the active version's predictor (the batch variant, ``BATCH_QUANTIZE``)
+    into this process, so that a batch worker's first chunk does not pay the load.
+    Returns the version, or None when no version is active.
+
+    Raises ``ApplicationError`` when its bundle cannot be loaded."""
+    from ml.core.errors import MLError
+    from ml.selectors.model_versions import model_version_get_active
+
+    version = model_version_get_active()
+    if version is None or not version.bundle_sha256:
+        return None
+    try:
+        _predictor(version).load()
+    except MLError as exc:
+        raise ApplicationError(f"Model version #{version.pk}: {exc}") from exc
+    return version
+
+
 def _predictor(version: ModelVersion):
     from ml.core.inference import get_predictor
 

@@ -394,6 +394,9 @@ BATCH_STALE_SECONDS = env.int("BATCH_STALE_SECONDS", default=600)
 # int8 dynamic quantisation of the BiGRU for batch jobs (faster on CPU; its cost in
 # accuracy is measured by bench/batch.py, docs/benchmarks.md). Serving is unchanged.
 BATCH_QUANTIZE = env.bool("BATCH_QUANTIZE", default=False)
+# A worker consuming the batch queue loads the active model when it starts, so that
+# its first chunk does not pay the load (seconds; ml.tasks).
+BATCH_WARM_ON_START = env.bool("BATCH_WARM_ON_START", default=True)
 # A candidate is promoted automatically only if its weighted F1 on the evaluation
 # slice, and on the slice's recent window (products confirmed since the active model
 # was made, within ML_METRICS_WINDOW_DAYS; checked from ML_GATE_MIN_RECENT_PRODUCTS
