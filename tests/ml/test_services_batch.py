@@ -1,7 +1,6 @@
 """Batch prediction jobs (``ml.services.batch``): chunks, exactly-once results and
 counters, one finish, cancel and resume, scopes and their errors, the watchdog."""
 
-import random
 from datetime import timedelta
 
 import pytest
@@ -15,56 +14,13 @@ from ml.services import batch_scopes
 from ml.services.batch import (
     batch_chunk_run,
     batch_job_cancel,
-    batch_job_create,
     batch_job_resume,
     batch_jobs_requeue_stale,
 )
 from rakuten.exceptions import ApplicationError, ConflictError
-from tests.factories import ModelVersionFactory, ProductFactory, product_text
+from tests.factories import ModelVersionFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def sent(monkeypatch):
-    """The chunk ids sent to the batch queue (nothing runs)."""
-    from ml.tasks import batch_chunk_run_task
-
-    ids = []
-    monkeypatch.setattr(batch_chunk_run_task, "delay", ids.append)
-    return ids
-
-
-@pytest.fixture
-def create(django_capture_on_commit_callbacks):
-    """``batch_job_create`` in a transaction that commits (chunks are sent)."""
-
-    def call(**kwargs):
-        with django_capture_on_commit_callbacks(execute=True):
-            return batch_job_create(**kwargs)
-
-    return call
-
-
-@pytest.fixture
-def catalogue(training_categories):
-    """10 products per category (30), with the session model's words; 5 of them in
-    the unlabelled pool."""
-    rng = random.Random(3)
-    products = []
-    for code, category in sorted(training_categories.items()):
-        for i in range(10):
-            title, description = product_text(code, rng)
-            products.append(
-                ProductFactory(
-                    title=title,
-                    description=description,
-                    category=None if i < 2 and code != "9101" else category,
-                    seller=None,
-                    source=Product.Source.IMPORT,
-                )
-            )
-    return products
 
 
 def test_a_job_predicts_every_product_once_and_finishes_once(

@@ -9,16 +9,15 @@ from catalog.models import Product
 from ml.models import BatchResult, ReviewItem
 from ml.services.batch import batch_chunk_run
 from tests.factories import ProductFactory, product_text
-from tests.ml.test_services_batch import catalogue, create, sent  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
 
 def test_results_below_the_threshold_wait_for_a_person_once(
     active_model,
-    catalogue,  # noqa: F811
-    sent,  # noqa: F811
-    create,  # noqa: F811
+    catalogue,
+    sent,
+    create,
 ):
     # three products whose words mix two categories: the model is unsure of them
     rng = random.Random(5)
@@ -54,9 +53,9 @@ def test_results_below_the_threshold_wait_for_a_person_once(
 
 def test_without_a_threshold_nothing_is_queued(
     active_model,
-    catalogue,  # noqa: F811
-    sent,  # noqa: F811
-    create,  # noqa: F811
+    catalogue,
+    sent,
+    create,
 ):
     create(scope="all", chunk_size=100)
     batch_chunk_run(chunk_id=sent[0])
