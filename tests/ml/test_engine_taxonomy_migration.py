@@ -20,16 +20,6 @@ from tests.factories import CategoryFactory, ProductFactory, product_text
 
 
 @pytest.fixture
-def sent(monkeypatch):
-    """The chunk ids sent to the batch queue (run by hand)."""
-    from ml.tasks import batch_chunk_run_task
-
-    ids = []
-    monkeypatch.setattr(batch_chunk_run_task, "delay", ids.append)
-    return ids
-
-
-@pytest.fixture
 def merged(active_model, training_categories, settings):
     """The old taxonomy merged books (9101) and video games (9102) into 9900; 9103
     stays. 5 products of each true category in 9900 (and 6 without a known word), 2

@@ -37,16 +37,6 @@ CANCELLED_NOTE = (
 
 
 @pytest.fixture
-def sent(monkeypatch):
-    """The chunk ids sent to the batch queue (nothing runs by itself)."""
-    from ml.tasks import batch_chunk_run_task
-
-    ids = []
-    monkeypatch.setattr(batch_chunk_run_task, "delay", ids.append)
-    return ids
-
-
-@pytest.fixture
 def suggesting(
     seller, active_model, sent, settings, django_capture_on_commit_callbacks
 ):

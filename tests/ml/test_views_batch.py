@@ -14,15 +14,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def sent(monkeypatch):
-    from ml.tasks import batch_chunk_run_task
-
-    ids = []
-    monkeypatch.setattr(batch_chunk_run_task, "delay", ids.append)
-    return ids
-
-
-@pytest.fixture
 def products(training_categories):
     rng = random.Random(4)
     for code, category in sorted(training_categories.items()):
