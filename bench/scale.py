@@ -216,6 +216,7 @@ def step_import(work: Path, n: int, args) -> dict:
 
     path = need_csv(work)
     folder = catalogue(work) / "images"
+    before = peak_mb()  # the imports' share (ml.core.data imports torch)
     started = time.perf_counter()
     with open(path, encoding="utf-8", newline="") as handle:
         samples = [
@@ -240,8 +241,10 @@ def step_import(work: Path, n: int, args) -> dict:
         "peak_mb": peak_mb(),
         "rows": len(samples),
         "bad_photos": bad,
+        "imports_mb": before,
         "notes": f"{len(samples) / seconds:.0f} rows/s, {bad} bad photos "
-        f"({path.stat().st_size / 2**20:.1f} MB CSV)",
+        f"({path.stat().st_size / 2**20:.1f} MB CSV); {before:.0f} MB of the peak "
+        "were there before reading (imports)",
     }
 
 
@@ -308,8 +311,8 @@ def step_vgg16(work: Path, n: int, args) -> dict:
         "projected_store_gb": row_bytes * n / 2**30,
         "notes": f"{len(samples)} photos measured ({weights}): "
         f"{per_photo:.3f} s/photo, "
-        f"{row_bytes / 1024:.0f} KB a row; for N: ~{per_photo * n / 3600:.1f} h, "
-        f"store ~{row_bytes * n / 2**30:.1f} GB",
+        f"{row_bytes / 1024:.0f} KB a row; for N: ~{per_photo * n / 60:.0f} min, "
+        f"store ~{row_bytes * n / 2**20:,.0f} MB",
     }
 
 
@@ -400,8 +403,10 @@ def step_evaluate(work: Path, n: int, args) -> dict:
         }
         for i in test_idx
     ]
+    predictor = Predictor(path)
+    predictor.load()  # as in ``predict``: loading is not the throughput
     started = time.perf_counter()
-    report = evaluate_items(Predictor(path), items, batch_size=PREDICT_PASS)
+    report = evaluate_items(predictor, items, batch_size=PREDICT_PASS)
     seconds = time.perf_counter() - started
     return {
         "seconds": seconds,
@@ -548,7 +553,7 @@ def table(n: int, rows: list[dict]) -> str:
         "|---|---|---|---|",
     ]
     for row in rows:
-        seconds = f"{row['seconds']:.1f}" if "seconds" in row else "-"
+        seconds = f"{row['seconds']:.2f}" if "seconds" in row else "-"
         peak = f"{row['peak_mb']:.0f}" if "peak_mb" in row else "-"
         notes = row.get("notes", "")
         if row.get("workers_peak_mb"):
