@@ -32,6 +32,17 @@ def eager():
     app.conf.task_always_eager = before
 
 
+# Functions of the loaded import page, for one atomic read of its rows.
+_LOADED = """
+const rows = () => document.readyState === "complete"
+    ? [...document.querySelectorAll(".import-rows tbody tr")] : [];
+const decision = sku => (rows().find(r => r.dataset.sku === sku) || {dataset: {}})
+    .dataset.decision;
+const flagged = () => rows().filter(r => r.dataset.decision === "flagged")
+    .map(r => r.dataset.sku).sort();
+"""
+
+
 def test_a_seller_imports_reviews_and_confirms_a_catalogue(
     browser,
     live_server,
@@ -105,20 +116,18 @@ def test_a_seller_imports_reviews_and_confirms_a_catalogue(
         row.find_element(By.CSS_SELECTOR, "select.row-category")
     ).select_by_visible_text("Piscine")
     row.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    # (read by one script in the page: the page reloads, and an element found
+    # before the reload belongs to a document that is gone)
     wait.until(
-        lambda d: (
-            d.find_element(By.CSS_SELECTOR, "tr[data-sku=PRO-2]").get_attribute(
-                "data-decision"
-            )
-            == "changed"
-        )
+        lambda d: d.execute_script(_LOADED + "return decision('PRO-2') === 'changed'")
     )
-    flagged = browser.find_elements(By.CSS_SELECTOR, "tr[data-decision=flagged]")
-    assert sorted(r.get_attribute("data-sku") for r in flagged) == ["PRO-1", "PRO-3"]
+    assert browser.execute_script(_LOADED + "return flagged()") == ["PRO-1", "PRO-3"]
     # and accepts every other suggestion at once, then confirms
     browser.find_element(By.ID, "accept-flagged").click()
     wait.until(
-        lambda d: not d.find_elements(By.CSS_SELECTOR, "tr[data-decision=flagged]")
+        lambda d: d.execute_script(
+            _LOADED + "return decision('PRO-1') === 'accepted' && !flagged().length"
+        )
     )
     browser.find_element(By.ID, "confirm-import").click()
     summary = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".import-summary"))
