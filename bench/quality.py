@@ -103,8 +103,11 @@ def score(bundle, test: list[Sample], labels: list[str]) -> dict:
     ]
     y = [s.label for s in test]
     rows: dict[str, dict] = {}
-    for calibrated in (True, False):
-        predictor = Predictor(bundle.path, bundle.sha256, calibrated=calibrated)
+    # served (calibrated, int8 BiGRU: PREDICT_QUANTIZE), float32, uncalibrated
+    for calibrated, quantize in ((True, True), (True, False), (False, False)):
+        predictor = Predictor(
+            bundle.path, bundle.sha256, calibrated=calibrated, quantize=quantize
+        )
         index = {label: i for i, label in enumerate(predictor.labels)}
         results = predictor.predict_batch(
             items, top_k=len(predictor.labels), all_branches=True
@@ -120,6 +123,10 @@ def score(bundle, test: list[Sample], labels: list[str]) -> dict:
         ece = expected_calibration_error(probs[known], targets[known])
         if not calibrated:
             rows["fusion"]["ece_before"] = ece
+            continue
+        if quantize:
+            served = figures(y, [r.top[0][0] for r in results], labels)
+            rows["served_int8"] = {**served, "ece_after": ece}
             continue
         rows["fusion"] = figures(y, [r.top[0][0] for r in results], labels)
         rows["fusion"]["ece_after"] = ece
@@ -172,8 +179,10 @@ def run_one(name: str, args) -> dict:
     rows = {"tfidf_svm": reference, **rows}
     for method, r in rows.items():
         extra = ""
-        if "ece_after" in r:
+        if "ece_before" in r:
             extra = f"  ECE {r['ece_before']:.3f} -> {r['ece_after']:.3f}"
+        elif "ece_after" in r:
+            extra = f"  ECE {r['ece_after']:.3f}"
         print(
             f"{method:10} weighted F1 {r['weighted_f1']:.4f}  accuracy "
             f"{r['accuracy']:.4f}  macro F1 {r['macro_f1']:.4f}  (n={r['n']}){extra}",

@@ -139,7 +139,9 @@ def model_version_evaluate_csv(
                     "label": row.category,
                 }
             )
-    predictor = get_predictor(version.bundle_path, version.bundle_sha256)
+    predictor = get_predictor(
+        version.bundle_path, version.bundle_sha256, quantize=settings.PREDICT_QUANTIZE
+    )
     return evaluate_items(predictor, items, progress=progress), rejected
 
 

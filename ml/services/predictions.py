@@ -4,6 +4,8 @@ with the seller's choice."""
 
 import hashlib
 
+from django.conf import settings
+
 from catalog.models import Category
 from ml.metrics import prediction_observe
 from ml.models import (
@@ -37,7 +39,11 @@ def prediction_create(
     if not (title or "").strip() and not (description or "").strip() and not image:
         raise ApplicationError("Give a title, a description or a photo.")
     try:
-        predictor = get_predictor(version.bundle_path, version.bundle_sha256)
+        predictor = get_predictor(
+            version.bundle_path,
+            version.bundle_sha256,
+            quantize=settings.PREDICT_QUANTIZE,
+        )
         result = predictor.predict(
             title=title, description=description, image=image, top_k=top_k
         )

@@ -392,8 +392,12 @@ BATCH_CHUNK_SIZE = env.int("BATCH_CHUNK_SIZE", default=500)
 BATCH_PREDICT_BATCH_SIZE = env.int("BATCH_PREDICT_BATCH_SIZE", default=256)
 BATCH_STALE_SECONDS = env.int("BATCH_STALE_SECONDS", default=600)
 # int8 dynamic quantisation of the BiGRU for batch jobs (faster on CPU; its cost in
-# accuracy is measured by bench/batch.py, docs/benchmarks.md). Serving is unchanged.
+# accuracy is measured by bench/batch.py, docs/benchmarks.md).
 BATCH_QUANTIZE = env.bool("BATCH_QUANTIZE", default=False)
+# The same for serving: the Sell page, predict/ and file evaluations run the BiGRU in
+# int8 (a single product's BiGRU 11 ms -> 4 ms on 2 cores; bench/latency.py,
+# bench/quality.py report both variants).
+PREDICT_QUANTIZE = env.bool("PREDICT_QUANTIZE", default=True)
 # A worker consuming the batch queue loads the active model when it starts, so that
 # its first chunk does not pay the load (seconds; ml.tasks).
 BATCH_WARM_ON_START = env.bool("BATCH_WARM_ON_START", default=True)
