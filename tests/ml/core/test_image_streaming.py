@@ -10,12 +10,14 @@ import torch
 
 from ml.core.backbones import build_backbone
 from ml.core.branches import train_image_branch
+from ml.core.bundles import load_bundle, save_bundle
 from ml.core.data import Sample
 from ml.core.engine import SourceDataset, batches
 from ml.core.feature_store import FeatureStore, StoreRows
 from ml.core.features import FeatureCache, feature_store, image_digest
+from ml.core.finetune import finetune_model
 from ml.core.pipeline import run_start
-from tests.ml.core.samples import COLOURS, photo_bytes, tiny_config
+from tests.ml.core.samples import COLOURS, handmade_result, photo_bytes, tiny_config
 
 N_SAMPLES = 1200  # every 7th has no photo: 1029 photos
 BATCH_SIZE = 32
@@ -46,14 +48,49 @@ def photos():
     return samples, features
 
 
-def config():
-    return tiny_config(
-        backbone="efficientnet_lite0",
-        epochs=3,
-        batch_size=BATCH_SIZE,
-        val_fraction=0.5,
-        fusion_folds=5,
-    )
+@pytest.fixture(scope="module")
+def sources(spec, photos, tmp_path_factory):
+    """The same features in a feature cache and in a feature store."""
+    _, features = photos
+    root = tmp_path_factory.mktemp("sources")
+    cache = FeatureCache(root / "cache")
+    for digest, row in features.items():
+        cache.put(FeatureCache.namespace(spec), digest, torch.from_numpy(row))
+    store = feature_store(root / "store", spec)
+    store.add(list(features), np.stack(list(features.values())))
+    store.flush()
+    return cache, store
+
+
+@pytest.fixture
+def reads(monkeypatch):
+    """The number of rows of every :meth:`FeatureStore.read` call."""
+    sizes = []
+    read = FeatureStore.read
+
+    def recorded(self, rows):
+        sizes.append(len(rows))
+        return read(self, rows)
+
+    monkeypatch.setattr(FeatureStore, "read", recorded)
+    return sizes
+
+
+def config(**overrides):
+    values = {
+        "backbone": "efficientnet_lite0",
+        "epochs": 3,
+        "batch_size": BATCH_SIZE,
+        "val_fraction": 0.5,
+        "fusion_folds": 5,
+    }
+    return tiny_config(**{**values, **overrides})
+
+
+def assert_same_state(left, right):
+    assert list(left) == list(right)
+    for key, value in right.items():
+        assert torch.equal(left[key], value), key
 
 
 def image_run(samples, cache, work_dir):
@@ -67,24 +104,11 @@ def image_run(samples, cache, work_dir):
 
 
 def test_a_store_trains_the_image_head_as_a_cache_does_reading_batches(
-    spec, photos, tmp_path, monkeypatch
+    photos, sources, reads, tmp_path
 ):
     # given the same features in a feature cache and in a feature store
     samples, features = photos
-    cache = FeatureCache(tmp_path / "cache")
-    for digest, row in features.items():
-        cache.put(FeatureCache.namespace(spec), digest, torch.from_numpy(row))
-    store = feature_store(tmp_path / "store", spec)
-    store.add(list(features), np.stack(list(features.values())))
-    store.flush()
-    reads = []
-    read = FeatureStore.read
-
-    def recorded(self, rows):
-        reads.append(len(rows))
-        return read(self, rows)
-
-    monkeypatch.setattr(FeatureStore, "read", recorded)
+    cache, store = sources
 
     # when the image branch trains once on each
     dense_run, dense = image_run(samples, cache, tmp_path / "dense")
@@ -95,10 +119,7 @@ def test_a_store_trains_the_image_head_as_a_cache_does_reading_batches(
     assert int(streamed.has_image.sum()) == len(features) == 1029
     assert torch.equal(streamed.has_image, dense.has_image)
     assert stream_run.history["image"] == dense_run.history["image"]
-    dense_state, stream_state = dense.head.state_dict(), streamed.head.state_dict()
-    assert list(stream_state) == list(dense_state)
-    for key, value in dense_state.items():
-        assert torch.equal(stream_state[key], value), key
+    assert_same_state(streamed.head.state_dict(), dense.head.state_dict())
     assert torch.equal(streamed.p_val, dense.p_val)
     assert streamed.oof is not None and dense.oof is not None
     assert torch.equal(streamed.oof, dense.oof)
@@ -108,6 +129,33 @@ def test_a_store_trains_the_image_head_as_a_cache_does_reading_batches(
     assert max(reads) == PROBABILITY_BATCH
     assert reads.count(BATCH_SIZE) > 0 and reads.count(128) > 0
     assert len(dense_run.train_idx) == len(stream_run.train_idx) == 600
+
+
+def test_fine_tuning_on_a_store_reads_batches_and_matches_a_cache(
+    spec, photos, sources, reads, tmp_path
+):
+    # given a model with an image head, and the same features in a cache and a store
+    samples, _ = photos
+    cache, store = sources
+    ref = save_bundle(handmade_result(backbone_spec=spec), root=tmp_path / "base")
+    base = load_bundle(ref.path)
+    tuning = config(sparse_text=False, sentence_text=False)
+
+    # when its heads are fine-tuned once on each
+    dense, streamed = (
+        finetune_model(
+            samples, base, tuning, work_dir=tmp_path / name, feature_cache=features
+        )
+        for name, features in (("dense", cache), ("stream", store))
+    )
+
+    # then the image heads are the same, trained on batches read from the store
+    assert streamed.history["image"] == dense.history["image"]
+    assert len(dense.history["image"]) == 3
+    assert_same_state(streamed.image_head.state_dict(), dense.image_head.state_dict())
+    assert streamed.metrics["image"] == dense.metrics["image"]
+    assert max(reads) == PROBABILITY_BATCH
+    assert reads.count(BATCH_SIZE) > 0
 
 
 def test_store_rows_index_lazily_and_read_only_their_rows(tmp_path):
