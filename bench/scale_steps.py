@@ -288,7 +288,7 @@ def step_train(work: Path, n: int, args) -> dict:
         train,
         config(args.epochs),
         work_dir=fresh(work / "train-work"),
-        feature_cache=store,  # extract_features reads the store's shards
+        feature_cache=store,  # the image head reads batches from the shards
     )
     out = fresh(work / "bundles" / "full")
     bundle = save_bundle(result, root=out)

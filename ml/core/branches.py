@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
 from transformers import PreTrainedTokenizerFast
 
 from ml.core.backbones import build_backbone
@@ -25,7 +24,9 @@ from ml.core.checkpoints import stage_fingerprint
 from ml.core.config import ProgressCallback, TrainingConfig
 from ml.core.data import Sample
 from ml.core.engine import (
+    FeatureSource,
     Stage,
+    batches,
     best_epoch,
     cpu_state,
     evaluate,
@@ -34,7 +35,8 @@ from ml.core.engine import (
     seed_everything,
 )
 from ml.core.errors import TrainingDataError
-from ml.core.features import FeatureCache, extract_features
+from ml.core.feature_store import FeatureStore
+from ml.core.features import FeatureCache, image_features
 from ml.core.networks import ImageHead, TextClassifier, image_head, text_classifier
 from ml.core.sentence import SentenceHead, embed, encoder_provenance, fit_sentence_head
 from ml.core.sparse import SparseTextModel, fit_sparse, sparse_inputs
@@ -62,9 +64,9 @@ def prepare_tokenizer(
     return tokenizer
 
 
-def probabilities(model: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
-    loader = DataLoader(TensorDataset(inputs), batch_size=256)
-    return evaluate(model, loader, torch.device("cpu"))
+def probabilities(model: nn.Module, inputs: FeatureSource) -> torch.Tensor:
+    """``model``'s probabilities on ``inputs``, read 256 rows at a time."""
+    return evaluate(model, batches(inputs, 256), torch.device("cpu"))
 
 
 @dataclass
@@ -107,7 +109,7 @@ class Run:
         model: nn.Module,
         name: str,
         band: tuple[float, float],
-        inputs: torch.Tensor,
+        inputs: FeatureSource,
         rows: tuple[list[int], list[int]],
         fingerprint: str,
         lengths: torch.Tensor | None = None,
@@ -385,8 +387,11 @@ def feature_progress(run: Run) -> Callable[[int, int], None]:
 
 
 def train_image_branch(
-    run: Run, samples: Sequence[Sample], cache: FeatureCache | None
+    run: Run, samples: Sequence[Sample], cache: FeatureCache | FeatureStore | None
 ) -> ImageBranch | None:
+    """The image head on the backbone's features. With a store (``cache``) they
+    are read batch by batch from its shards (training, validation, the fusion
+    rows' probabilities and the out-of-fold refits alike), never all at once."""
     config = run.config
     assert config.backbone is not None
     if all(sample.image is None for sample in samples):
@@ -403,7 +408,7 @@ def train_image_branch(
         run.warnings.append(str(spec.provenance["warning"]))
 
     spec.module.to(run.device)
-    features, has_image = extract_features(
+    features, has_image = image_features(
         spec,
         [sample.image for sample in samples],
         cache,

@@ -118,7 +118,7 @@ def run(args: argparse.Namespace) -> dict[str, object] | None:
     if not distributed.is_main():
         work = work / f"rank-{distributed.rank()}"
     cache = open_features(args, samples, config)
-    # extract_features, which the image branch calls, takes a store as a cache
+    # with a store, the image branch reads its features batch by batch
     result = train_model(samples, config, work_dir=work, feature_cache=cache)
     summary = None
     if distributed.is_main():

@@ -6,7 +6,12 @@ and a checkpoint every epoch that a rerun resumes.
 Under ``torchrun`` (a process group initialised by :mod:`ml.core.distributed`) the
 model is wrapped in DistributedDataParallel and every global batch is shared among the
 ranks; rank 0 alone validates, checkpoints and logs, and broadcasts its early-stopping
-decision. A single process trains exactly as before."""
+decision. A single process trains exactly as before.
+
+Inputs are *feature sources*: a tensor, or a lazy
+:class:`~ml.core.feature_store.StoreRows` view of a feature store. The loaders
+(:class:`SourceDataset`) read one batch of rows at a time from either, in the same order
+and with the same values, so a store's features are never all in memory."""
 
 import random
 from collections.abc import Iterable, Iterator, Sequence
@@ -18,13 +23,55 @@ import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
-from torch.utils.data import BatchSampler, DataLoader, RandomSampler, TensorDataset
+from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler
 from tqdm.auto import tqdm
 
 from ml.core import distributed
 from ml.core.checkpoints import atomic_save, load_checkpoint
 from ml.core.config import ProgressCallback, TrainingConfig
+from ml.core.feature_store import StoreRows
 from ml.core.metrics import weighted_f1
+
+#: Rows a model's inputs may come from: a tensor, or a view of a feature store.
+FeatureSource = torch.Tensor | StoreRows
+
+
+def take(source: FeatureSource, indices: Sequence[int] | torch.Tensor) -> torch.Tensor:
+    """Rows ``indices`` of ``source`` as a tensor (a store view reads just them)."""
+    rows = source[indices]
+    return rows if isinstance(rows, torch.Tensor) else rows.tensor()
+
+
+class SourceDataset(Dataset):
+    """Aligned feature sources (inputs, targets, weights...) read a batch at a time:
+    the DataLoader asks for a whole batch's indices (``__getitems__``) and gets
+    each source's rows as one tensor, as stacking them one by one would give."""
+
+    def __init__(self, *sources: FeatureSource) -> None:
+        if len({len(source) for source in sources}) != 1:
+            raise ValueError("sources of different lengths")
+        self.sources = sources
+
+    def __len__(self) -> int:
+        return len(self.sources[0])
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, ...]:
+        return tuple(batch[0] for batch in self.__getitems__([index]))
+
+    def __getitems__(self, indices: list[int]) -> tuple[torch.Tensor, ...]:
+        return tuple(take(source, indices) for source in self.sources)
+
+
+def _whole_batch(batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+    """A :class:`SourceDataset` batch is already collated."""
+    return batch
+
+
+def batches(source: FeatureSource, batch_size: int) -> DataLoader:
+    """``source``'s rows in order, ``batch_size`` at a time (for :func:`evaluate`)."""
+    return DataLoader(
+        SourceDataset(source), batch_size=batch_size, collate_fn=_whole_batch
+    )
 
 
 def seed_everything(seed: int) -> None:
@@ -86,7 +133,7 @@ def best_epoch(history: Sequence[dict[str, Any]]) -> int:
 
 def fit_epochs(
     model: nn.Module,
-    train: tuple[torch.Tensor, torch.Tensor],
+    train: tuple[FeatureSource, torch.Tensor],
     *,
     config: TrainingConfig,
     epochs: int,
@@ -97,7 +144,7 @@ def fit_epochs(
     weighted CE + Adam, shuffled batches) but with no validation: for refits whose
     epoch count an early-stopped :func:`fit` chose."""
     generator = torch.Generator().manual_seed(config.seed)
-    loader = _shuffled_loader(TensorDataset(*train), config.batch_size, generator)
+    loader = _shuffled_loader(SourceDataset(*train), config.batch_size, generator)
     criterion = nn.CrossEntropyLoss(weight=class_weights(train[1], num_classes))
     model.to(device)
     criterion = criterion.to(device)
@@ -197,18 +244,20 @@ def _validate(
 
 
 def _shuffled_loader(
-    dataset: TensorDataset, batch_size: int, generator: torch.Generator
+    dataset: SourceDataset, batch_size: int, generator: torch.Generator
 ) -> DataLoader:
     """Shuffled batches; under DDP each rank takes its share of the same global
     batches a single process would draw (same generator, same order)."""
     if not distributed.active():
         return DataLoader(
-            dataset, batch_size=batch_size, shuffle=True, generator=generator
+            dataset,
+            batch_size=batch_size,
+            shuffle=True,
+            generator=generator,
+            collate_fn=_whole_batch,
         )
-    batches = BatchSampler(
-        RandomSampler(dataset, generator=generator), batch_size, False
-    )
-    return DataLoader(dataset, batch_sampler=_sharded(batches))
+    drawn = BatchSampler(RandomSampler(dataset, generator=generator), batch_size, False)
+    return DataLoader(dataset, batch_sampler=_sharded(drawn), collate_fn=_whole_batch)
 
 
 def _sharded(batches: Any) -> Any:
@@ -221,8 +270,8 @@ def _sharded(batches: Any) -> Any:
 
 
 def _loaders(
-    train: tuple[torch.Tensor, ...],
-    val: tuple[torch.Tensor, torch.Tensor],
+    train: tuple[FeatureSource, ...],
+    val: tuple[FeatureSource, torch.Tensor],
     config: TrainingConfig,
     generator: torch.Generator,
     lengths: tuple[torch.Tensor, torch.Tensor] | None,
@@ -230,26 +279,26 @@ def _loaders(
     """Shuffled train loader (length-bucketed for texts) and val loader + targets."""
     if lengths is None:
         train_loader = _shuffled_loader(
-            TensorDataset(*train), config.batch_size, generator
+            SourceDataset(*train), config.batch_size, generator
         )
     else:
         sampler = LengthBucketBatchSampler(lengths[0], config.batch_size, generator)
         train_loader = DataLoader(
-            TensorDataset(*train), batch_sampler=_sharded(sampler)
+            SourceDataset(*train),
+            batch_sampler=_sharded(sampler),
+            collate_fn=_whole_batch,
         )
         # row order does not matter to the metrics; sorted rows are faster
         by_length = torch.argsort(lengths[1], stable=True)
         val = (val[0][by_length], val[1][by_length])
-    val_loader = DataLoader(
-        TensorDataset(val[0]), batch_size=max(128, config.batch_size)
-    )
+    val_loader = batches(val[0], max(128, config.batch_size))
     return train_loader, val_loader, val[1]
 
 
 def fit(
     model: nn.Module,
-    train: tuple[torch.Tensor, torch.Tensor],
-    val: tuple[torch.Tensor, torch.Tensor],
+    train: tuple[FeatureSource, torch.Tensor],
+    val: tuple[FeatureSource, torch.Tensor],
     *,
     stage: Stage,
     config: TrainingConfig,
@@ -262,6 +311,8 @@ def fit(
 ) -> tuple[dict[str, torch.Tensor], list[dict[str, Any]]]:
     """Train with class-weighted CE + Adam, early stopping on val weighted F1.
 
+    The inputs of ``train`` and ``val`` are feature sources (a tensor or a
+    :class:`~ml.core.feature_store.StoreRows` view): batches are read as drawn.
     ``sample_weights`` (one per train row) scale each row's loss term
     (:class:`SampleWeightedCrossEntropy`); ``None`` or all ones train exactly as
     without them.
@@ -273,7 +324,7 @@ def fit(
     """
     generator = torch.Generator().manual_seed(config.seed)
     weighted = sample_weights is not None and bool((sample_weights != 1.0).any())
-    rows: tuple[torch.Tensor, ...] = train
+    rows: tuple[FeatureSource, ...] = train
     if weighted:
         assert sample_weights is not None
         rows = (*train, sample_weights.float())

@@ -12,7 +12,12 @@ Row ``i`` lives in shard ``i // R`` at ``i % R``. :meth:`FeatureStore.add` write
 rows first and the index last (temporary file + ``os.replace``), so a row is visible
 only once its data is on disk and a crash never shows a partial row. One writer at a
 time; any number of readers (:meth:`FeatureStore.refresh` sees newer rows).
-:class:`FeatureDataset` reads training batches straight from the shards.
+:meth:`FeatureStore.read` reads rows with positional file reads rather than through the
+maps, so the pages read do not stay resident in the reading process (a map keeps every
+page it touched in the process's resident memory until unmapped: epochs over a large
+store would map all of it). :class:`StoreRows` is a lazy ``[N, D]`` matrix of store rows
+that the training engine reads batch by batch; :class:`FeatureDataset` reads training
+batches straight from the shards.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-__all__ = ["FeatureStore", "FeatureDataset"]
+__all__ = ["FeatureStore", "FeatureDataset", "StoreRows"]
 
 #: Bytes per shard file (a shard holds at least one row).
 SHARD_BYTES = 256 * 2**20
@@ -138,7 +143,7 @@ class FeatureStore:
         """Shard ``shard`` mapped read-only (``"r"``) or for writing (``"r+"``)."""
         array = self._maps.get((shard, mode))
         if array is None:
-            path = self.folder / f"shard-{shard:05d}.bin"
+            path = self._path(shard)
             shape = (self.shard_rows, self.dim)
             if not path.is_file():
                 np.memmap(path, self.dtype, mode="w+", shape=shape).flush()
@@ -169,18 +174,28 @@ class FeatureStore:
             self.flush()
         return rows
 
+    def _path(self, shard: int) -> Path:
+        return self.folder / f"shard-{shard:05d}.bin"
+
     def read(self, rows: Sequence[int] | np.ndarray) -> np.ndarray:
-        """``float32 [len(rows), dim]`` features of ``rows``, read shard by shard
-        through the memmaps (only these rows are loaded)."""
+        """``float32 [len(rows), dim]`` features of ``rows``: one positional read
+        per row (only these rows are loaded, and nothing stays mapped). Rows added
+        but not flushed yet are read too (the file and its write map share the
+        page cache)."""
         rows = np.asarray(rows, dtype=np.int64)
         if rows.size and (rows.min() < 0 or rows.max() >= len(self._keys)):
             raise IndexError(f"rows out of range 0..{len(self._keys) - 1}")
         out = np.empty((len(rows), self.dim), dtype=np.float32)
+        row_bytes = self.dim * self.dtype.itemsize
         shards = rows // self.shard_rows
-        for shard in np.unique(shards):
-            mask = shards == shard
-            mode = "r+" if (int(shard), "r+") in self._maps else "r"
-            out[mask] = self._shard(int(shard), mode)[rows[mask] % self.shard_rows]
+        for shard in np.unique(shards).tolist():
+            (where,) = np.nonzero(shards == shard)
+            with open(self._path(shard), "rb", buffering=0) as handle:
+                fd = handle.fileno()
+                for i in where.tolist():
+                    offset = int(rows[i] % self.shard_rows) * row_bytes
+                    data = os.pread(fd, row_bytes, offset)
+                    out[i] = np.frombuffer(data, dtype=self.dtype)
         return out
 
     def __getstate__(self) -> dict[str, Any]:
@@ -219,3 +234,43 @@ class FeatureDataset(Dataset):
     ) -> list[tuple[torch.Tensor, torch.Tensor]]:
         features = torch.from_numpy(self.store.read(self.rows[indices]))
         return list(zip(features, self.labels[indices], strict=True))
+
+
+class StoreRows:
+    """A lazy float32 ``[N, D]`` matrix whose row ``i`` is store row ``rows[i]``
+    (``-1``: zeros, no photo).
+
+    Indexing with a list, a LongTensor or a BoolTensor mask gives another view and
+    reads nothing; :meth:`tensor` reads the view's rows. The training engine
+    (:class:`ml.core.engine.SourceDataset`) reads one batch of rows at a time, so
+    training on a store never holds ``[N, D]`` features in memory.
+    """
+
+    def __init__(self, store: FeatureStore, rows: Sequence[int] | torch.Tensor) -> None:
+        self.store = store
+        self.rows = torch.as_tensor(rows, dtype=torch.long)
+        if self.rows.dim() != 1:
+            raise ValueError("rows must be one-dimensional")
+
+    @property
+    def shape(self) -> torch.Size:
+        return torch.Size((len(self.rows), self.store.dim))
+
+    def dim(self) -> int:
+        return 2
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, index: Sequence[int] | torch.Tensor) -> StoreRows:
+        if isinstance(index, int):
+            raise TypeError("index a view with a list, a tensor or a mask")
+        return StoreRows(self.store, self.rows[index])
+
+    def tensor(self) -> torch.Tensor:
+        """The view's rows, read from the store: ``float32 [len(self), D]``."""
+        out = torch.zeros(len(self.rows), self.store.dim)
+        present = self.rows >= 0
+        if present.any():
+            out[present] = torch.from_numpy(self.store.read(self.rows[present].numpy()))
+        return out

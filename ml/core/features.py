@@ -9,7 +9,8 @@ never recomputes them.
 At scale, :func:`fill_store` puts them in a :class:`~ml.core.feature_store.FeatureStore`
 (memmap shards) instead, reading and decoding the photos in DataLoader workers
 (``num_workers``) while the main process runs the backbone; :func:`extract_features`
-accepts such a store in place of the cache.
+accepts such a store in place of the cache, and :func:`image_features` gives training
+a lazy view of the store's rows instead of a dense ``[N, D]`` tensor.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from ml.core.backbones import BackboneSpec
 from ml.core.errors import TORCH_LOAD_ERRORS, InvalidImageError
-from ml.core.feature_store import FeatureStore
+from ml.core.feature_store import FeatureStore, StoreRows
 from ml.core.transforms import ImageSource, image_tensor, open_image, read_image_bytes
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "feature_store",
     "fill_store",
     "image_digest",
+    "image_features",
 ]
 
 
@@ -392,8 +394,28 @@ def _gather(
     store: FeatureStore, rows: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``(features [N, D], has_image [N])`` of store ``rows`` (-1: none)."""
-    has_image = rows >= 0
-    features = torch.zeros(len(rows), store.dim)
-    if has_image.any():
-        features[has_image] = torch.from_numpy(store.read(rows[has_image].numpy()))
-    return features, has_image
+    return StoreRows(store, rows).tensor(), rows >= 0
+
+
+def image_features(
+    spec: BackboneSpec,
+    images: Sequence[ImageSource],
+    cache: FeatureCache | FeatureStore | None,
+    *,
+    batch_size: int = 16,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[torch.Tensor | StoreRows, torch.Tensor]:
+    """:func:`extract_features` for training: with a store, its missing photos
+    are added and the features come back as a lazy :class:`StoreRows` view (the
+    engine reads them batch by batch); otherwise as the dense tensor.
+
+    Returns:
+        ``(features, has_image)``: ``[N, feature_dim]`` (zeros where there is no
+        usable image) and a ``BoolTensor[N]``.
+    """
+    if not isinstance(cache, FeatureStore):
+        return extract_features(
+            spec, images, cache, batch_size=batch_size, progress=progress
+        )
+    rows = fill_store(spec, images, cache, batch_size=batch_size, progress=progress)
+    return StoreRows(cache, rows), rows >= 0

@@ -28,7 +28,8 @@ from ml.core.checkpoints import stage_fingerprint
 from ml.core.config import ProgressCallback, TrainingConfig, TrainingResult
 from ml.core.data import Sample
 from ml.core.errors import TrainingDataError
-from ml.core.features import FeatureCache, extract_features
+from ml.core.feature_store import FeatureStore
+from ml.core.features import FeatureCache, image_features
 from ml.core.networks import ImageHead, TextClassifier
 from ml.core.pipeline import (
     branches_and_fusion,
@@ -103,15 +104,15 @@ def _finetune_image(
     samples: Sequence[Sample],
     base: LoadedBundle,
     spec: BackboneSpec,
-    cache: FeatureCache | None,
+    cache: FeatureCache | FeatureStore | None,
 ) -> ImageBranch | None:
-    """Fine-tune the image head on cached features; ``None`` when too few photos (the
-    caller then keeps the base's head)."""
+    """Fine-tune the image head on cached features (a store's read batch by batch);
+    ``None`` when too few photos (the caller then keeps the base's head)."""
     if all(sample.image is None for sample in samples):
         return None
     started = time.perf_counter()
     spec.module.to(run.device)
-    features, has_image = extract_features(
+    features, has_image = image_features(
         spec,
         [sample.image for sample in samples],
         cache,
@@ -196,7 +197,7 @@ def finetune_model(
     labels: Sequence[str] | None = None,
     new: Sequence[bool] | None = None,
     work_dir: Path,
-    feature_cache: FeatureCache | None,
+    feature_cache: FeatureCache | FeatureStore | None,
     progress: ProgressCallback | None = None,
     log_dir: Path | None = None,
 ) -> TrainingResult:

@@ -40,6 +40,7 @@ from ml.core.engine import (
 )
 from ml.core.ensemble import BranchScores, FusionFit, fit_fusion
 from ml.core.errors import TrainingDataError
+from ml.core.feature_store import FeatureStore
 from ml.core.features import FeatureCache
 from ml.core.metrics import classification_metrics
 from ml.core.transforms import (
@@ -339,7 +340,7 @@ def train_model(
     config: TrainingConfig,
     *,
     work_dir: Path,
-    feature_cache: FeatureCache | None,
+    feature_cache: FeatureCache | FeatureStore | None,
     progress: ProgressCallback | None = None,
     log_dir: Path | None = None,
 ) -> TrainingResult:
@@ -349,7 +350,9 @@ def train_model(
         samples: labelled products (``label`` must be set on every one).
         config: hyper-parameters; ``config.backbone=None`` for text only.
         work_dir: scratch folder (tokenizer, checkpoints); reuse it to resume.
-        feature_cache: where backbone features are cached (``None``: no cache).
+        feature_cache: where backbone features are cached (``None``: no cache);
+            with a :class:`~ml.core.feature_store.FeatureStore` the image head
+            reads them from its shards batch by batch, never all at once.
         progress: receives dicts such as ``{"stage": "text", "epoch": 2,
             "epochs": 10, "fraction": 0.09, "val_weighted_f1": 0.71, ...}``;
             stages are ``"text"``, ``"features"``, ``"image"``, ``"fusion"``.
