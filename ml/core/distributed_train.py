@@ -10,7 +10,10 @@ The CSV has the generic layout ``product_id,title,description,category,image``
 Every rank runs :func:`ml.core.pipeline.train_model` (the engine shares each batch
 among the ranks, see :mod:`ml.core.engine`); rank 0 fills the feature cache first,
 checkpoints under ``--work`` and alone writes the bundle under ``--out``; the other
-ranks keep their scratch files under ``--work/rank-<n>``. ``--store`` keeps the
+ranks keep their scratch files under ``--work/rank-<n>``. ``--metadata`` (JSON) goes
+into the bundle's ``extra`` with ``world_size``; ``--progress`` makes rank 0 print each
+progress event as a JSON line ``{"progress": {...}}`` on stdout, before the summary
+line; ``--log-dir`` is rank 0's TensorBoard folder. ``--store`` keeps the
 features in a :class:`~ml.core.feature_store.FeatureStore` (memmap shards) rather than
 one file per photo; ``--feature-workers`` decodes the photos in DataLoader workers.
 No Django: registering the bundle as a model version is the platform's job
@@ -74,6 +77,19 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default="{}",
         help='TrainingConfig fields as JSON, e.g. \'{"epochs": 4, "backbone": null}\'',
     )
+    parser.add_argument(
+        "--metadata",
+        default="{}",
+        help="JSON object kept in the bundle's extra metadata (with world_size)",
+    )
+    parser.add_argument(
+        "--progress",
+        action="store_true",
+        help='rank 0 prints its progress events as JSON lines {"progress": ...}',
+    )
+    parser.add_argument(
+        "--log-dir", type=Path, default=None, help="TensorBoard logs (rank 0)"
+    )
     return parser.parse_args(argv)
 
 
@@ -110,6 +126,11 @@ def open_features(
     )
 
 
+def print_progress(event: dict[str, object]) -> None:
+    """One progress event as a JSON line on stdout (``--progress``)."""
+    print(json.dumps({"progress": event}, default=str), flush=True)
+
+
 def run(args: argparse.Namespace) -> dict[str, object] | None:
     """Train on every rank; rank 0 writes the bundle and returns its summary."""
     config = TrainingConfig(**json.loads(args.config))
@@ -119,13 +140,24 @@ def run(args: argparse.Namespace) -> dict[str, object] | None:
         work = work / f"rank-{distributed.rank()}"
     cache = open_features(args, samples, config)
     # with a store, the image branch reads its features batch by batch
-    result = train_model(samples, config, work_dir=work, feature_cache=cache)
+    main = distributed.is_main()  # progress and TensorBoard: rank 0's, as one run
+    result = train_model(
+        samples,
+        config,
+        work_dir=work,
+        feature_cache=cache,
+        progress=print_progress if args.progress and main else None,
+        log_dir=args.log_dir if main else None,
+    )
     summary = None
-    if distributed.is_main():
+    if main:
         ref = save_bundle(
             result,
             root=args.out,
-            extra_metadata={"world_size": distributed.world_size()},
+            extra_metadata={
+                **json.loads(args.metadata),
+                "world_size": distributed.world_size(),
+            },
         )
         summary = {
             "bundle": str(ref.path),
