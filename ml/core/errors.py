@@ -19,6 +19,7 @@ __all__ = [
     "BundleIntegrityError",
     "PretrainedWeightsUnavailableError",
     "TrainingDataError",
+    "DistributedTrainingError",
 ]
 
 
@@ -44,6 +45,11 @@ class PretrainedWeightsUnavailableError(MLError):
 
 class TrainingDataError(MLError, ValueError):
     """The training data cannot produce a model (too few samples, classes, ...)."""
+
+
+class DistributedTrainingError(MLError):
+    """Training under torchrun (``ml.core.distributed_train``) failed: the message
+    is the first failing rank's error, in one line."""
 
 
 #: What ``torch.load`` raises on a missing, truncated or corrupted file.

@@ -104,7 +104,9 @@ def training_run_execute(
 ):
     """Train for a queued run and register the result as a ready model version. Safe to
     call twice: a run that already finished is left alone. ``worker`` names the
-    worker node executing it ("celery@host"), recorded with this process's id."""
+    worker node executing it ("celery@host"), recorded with this process's id. A full
+    run trains under torchrun when ``ML_TRAIN_PROCESSES`` is above 1
+    (:mod:`ml.services.training_distributed`); the rest is the same."""
     from ml.core.bundles import load_bundle, save_bundle
     from ml.core.config import TrainingConfig
     from ml.core.errors import MLError
@@ -162,6 +164,8 @@ def training_run_execute(
         seed=params.get("seed", 0),
     )
     reporter = _ProgressReporter(run.pk, log)
+    extra_metadata = {"training_run": run.pk, "is_demo": params.get("is_demo")}
+    bundle = None  # written by the run's own process, unless under torchrun
     common = {
         "work_dir": artifacts_dir("runs", str(run.pk)),
         "feature_cache": FeatureCache(artifacts_dir("features")),
@@ -183,16 +187,30 @@ def training_run_execute(
                     new=data.new,
                     **common,
                 )
+            elif settings.ML_TRAIN_PROCESSES > 1:  # a full run, under torchrun
+                from ml.services.training_distributed import (
+                    training_distributed_train,
+                )
+
+                result, bundle = training_distributed_train(
+                    samples=data.samples,
+                    config=config,
+                    processes=settings.ML_TRAIN_PROCESSES,
+                    bundles_dir=artifacts_dir("bundles"),
+                    features_dir=artifacts_dir("features"),
+                    work_dir=common["work_dir"],
+                    log_dir=common["log_dir"],
+                    extra_metadata=extra_metadata,
+                    progress=reporter,
+                )
             else:
                 result = train_model(data.samples, config, **common)
-            bundle = save_bundle(
-                result,
-                root=artifacts_dir("bundles"),
-                extra_metadata={
-                    "training_run": run.pk,
-                    "is_demo": params.get("is_demo"),
-                },
-            )
+            if bundle is None:
+                bundle = save_bundle(
+                    result,
+                    root=artifacts_dir("bundles"),
+                    extra_metadata=extra_metadata,
+                )
     except MLError as exc:
         if _training_run_fail(run.pk, str(exc), attempts=run.attempts):
             training_run_observe(

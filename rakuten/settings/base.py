@@ -372,6 +372,10 @@ ML_ARTIFACTS_DIR = env.path("ML_ARTIFACTS_DIR", default=str(VAR_DIR / "ml"))
 # Local file with torchvision's VGG16 ImageNet weights (optional; nothing is
 # downloaded).
 ML_VGG16_WEIGHTS_PATH = env("ML_VGG16_WEIGHTS_PATH", default="")
+# Processes a full training run trains in (ml.services.training_distributed): above 1,
+# the worker (or manage.py train_model) launches torchrun with this many ranks on its
+# machine; on a multi-GPU worker, its number of GPUs. Incremental runs stay in-process.
+ML_TRAIN_PROCESSES = env.int("ML_TRAIN_PROCESSES", default=1)
 # The self-improving loop. Live metrics are snapshotted over this many days; an alert
 # opens when the live weighted F1 is more than ML_ALERT_MARGIN below the validation
 # figure, on at least ML_ALERT_MIN_PRODUCTS products (per category: that category's

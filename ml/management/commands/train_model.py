@@ -16,7 +16,8 @@ from rakuten.exceptions import ApplicationError
 class Command(BaseCommand):
     help = (
         "Train a model in this process: from scratch on every product with a "
-        "confirmed category (--kind full), or by fine-tuning the active model on the "
+        "confirmed category (--kind full; under torchrun on this machine when "
+        "ML_TRAIN_PROCESSES is above 1), or by fine-tuning the active model on the "
         "products confirmed since it was made (--kind incremental)."
     )
 
