@@ -133,7 +133,12 @@ def _launch(
     environ["PYTHONPATH"] = os.pathsep.join(filter(None, [root, inherited]))
     with open(out, "w") as stdout, open(err, "w") as stderr:
         process = subprocess.Popen(
-            command, cwd=root, env=environ, stdout=stdout, stderr=stderr
+            command,
+            cwd=root,
+            env=environ,
+            stdout=stdout,
+            stderr=stderr,
+            preexec_fn=_stop_with_parent,
         )
     summary, pending = None, ""
     try:
@@ -207,3 +212,17 @@ def _error_line(stderr: str) -> str:
         if line.strip() and line.strip("=- ") and not _RANK_LINE.match(line):
             return line.strip()
     return ""
+
+
+def _stop_with_parent() -> None:
+    """In the torchrun child before it starts (Linux): have the kernel send it SIGTERM
+    when the worker that launched it dies, even by SIGKILL, so that no training is
+    left running without its run (torchrun then stops its ranks)."""
+    import ctypes
+    import signal
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the watchdog's requeue only
+        pass
