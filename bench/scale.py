@@ -15,9 +15,9 @@ itself and calls ``ml.core`` directly.
 
 1. ``generate``: ``make_catalogue(N, seed)`` into ``WORK/N/catalogue`` (reused when a
    previous run wrote the same N and seed: its figures are shown again);
-2. ``import``: the CSV read into samples and every photo opened and checked with
-   PIL's ``verify()`` (what the platform's import does to photos, without the
-   database);
+2. ``import``: the CSV read into samples and every photo opened and checked against
+   the pixel and shape limits and by PIL's ``verify()`` (what the platform's import
+   does to photos, without the database);
 3. ``features``: efficientnet_lite0 features of every photo through ``fill_store``
    into a FeatureStore under ``WORK/N/features`` (photos/s, store size on disk);
    ``vgg16``: the same for the first ``--vgg-sample`` photos only, projected to N

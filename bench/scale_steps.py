@@ -172,6 +172,7 @@ def step_import(work: Path, n: int, args) -> dict:
     from PIL import Image
 
     from ml.core.data import Sample
+    from ml.core.transforms import check_image_size
 
     path = need_csv(work)
     folder = catalogue(work) / "images"
@@ -191,8 +192,9 @@ def step_import(work: Path, n: int, args) -> dict:
     for sample in samples:
         try:
             with Image.open(sample.image) as img:
+                check_image_size(*img.size)  # the import's pixel and shape limits
                 img.verify()
-        except Exception:  # any unreadable photo counts
+        except Exception:  # any unreadable or refused photo counts
             bad += 1
     seconds = time.perf_counter() - started
     return {
@@ -379,6 +381,7 @@ def step_evaluate(work: Path, n: int, args) -> dict:
 
 
 def step_predict(work: Path, n: int, args) -> dict:
+    from ml.core.errors import MLError
     from ml.core.inference import Predictor
 
     path = bundle_path(work)
@@ -390,16 +393,27 @@ def step_predict(work: Path, n: int, args) -> dict:
     predictor = Predictor(path)
     predictor.load()  # loading (and tracing the backbone) is not the throughput
     started = time.perf_counter()
-    done = 0
+    done, text_only = 0, 0
     for start in range(0, len(items), PREDICT_PASS):
-        done += len(predictor.predict_batch(items[start : start + PREDICT_PASS]))
+        part = items[start : start + PREDICT_PASS]
+        try:
+            done += len(predictor.predict_batch(part))
+        except MLError:  # as the batch engine does: one by one, text if need be
+            for item in part:
+                try:
+                    predictor.predict_batch([item])
+                except MLError:
+                    predictor.predict_batch([{**item, "image": None}])
+                    text_only += 1
+                done += 1
     seconds = time.perf_counter() - started
     return {
         "seconds": seconds,
         "peak_mb": peak_mb(),
         "rows": done,
         "notes": f"{done / seconds:.1f} products/s, passes of {PREDICT_PASS}; the "
-        "backbone runs on every photo (the Predictor does not read the store)",
+        "backbone runs on every photo (the Predictor does not read the store); "
+        f"{text_only} photo(s) refused by the platform's checks, predicted from text",
     }
 
 
