@@ -372,9 +372,8 @@ ML_ARTIFACTS_DIR = env.path("ML_ARTIFACTS_DIR", default=str(VAR_DIR / "ml"))
 # Local file with torchvision's VGG16 ImageNet weights (optional; nothing is
 # downloaded).
 ML_VGG16_WEIGHTS_PATH = env("ML_VGG16_WEIGHTS_PATH", default="")
-# Processes a full training run trains in (ml.services.training_distributed): above 1,
-# the worker (or manage.py train_model) launches torchrun with this many ranks on its
-# machine; on a multi-GPU worker, its number of GPUs. Incremental runs stay in-process.
+# Ranks of a full training run: above 1, its worker launches torchrun on its machine
+# (one per GPU on a GPU worker; ml.services.training_distributed).
 ML_TRAIN_PROCESSES = env.int("ML_TRAIN_PROCESSES", default=1)
 # The self-improving loop. Live metrics are snapshotted over this many days; an alert
 # opens when the live weighted F1 is more than ML_ALERT_MARGIN below the validation
@@ -398,9 +397,7 @@ BATCH_STALE_SECONDS = env.int("BATCH_STALE_SECONDS", default=600)
 # int8 dynamic quantisation of the BiGRU for batch jobs (faster on CPU; its cost in
 # accuracy is measured by bench/batch.py, docs/benchmarks.md).
 BATCH_QUANTIZE = env.bool("BATCH_QUANTIZE", default=False)
-# The same for serving: the Sell page, predict/ and file evaluations run the BiGRU in
-# int8 (a single product's BiGRU 11 ms -> 4 ms on 2 cores; bench/latency.py,
-# bench/quality.py report both variants).
+# The same for serving (Sell page, predict/, file evaluations; bench/latency.py).
 PREDICT_QUANTIZE = env.bool("PREDICT_QUANTIZE", default=True)
 # A worker consuming the batch queue loads the active model when it starts, so that
 # its first chunk does not pay the load (seconds; ml.tasks).
