@@ -105,9 +105,12 @@ def _idle(browser) -> bool:
 
 
 def _suggestions(browser) -> list[str]:
-    from selenium.webdriver.common.by import By
-
-    return [e.text for e in browser.find_elements(By.CSS_SELECTOR, ".suggestion-name")]
+    """The suggestions' names, read in one script (the page's script replaces the
+    list as suggestions arrive: an element found before that would be stale)."""
+    return browser.execute_script(
+        "return Array.from(document.querySelectorAll('.suggestion-name'),"
+        " e => e.innerText.trim())"
+    )
 
 
 def _for_text(browser, title: str, description: str) -> bool:

@@ -62,7 +62,7 @@ def test_staff_accept_correct_and_bulk_accept(browser, live_server, screenshots)
 
     # Given the review page, least certain first, the first product focused
     browser.get(f"{live_server.url}/staff/review/")
-    titles = [e.text for e in browser.find_elements(By.CSS_SELECTOR, ".product-title")]
+    titles = _titles(browser)
     assert titles == ["Objet 0", "Objet 1", "Objet 2", "Objet 3"]
     _screenshot(browser, screenshots / "review-queue.png")
     # When staff press Enter on it: its first suggestion is accepted
@@ -94,9 +94,12 @@ def test_staff_accept_correct_and_bulk_accept(browser, live_server, screenshots)
 
 
 def _titles(browser) -> list[str]:
-    from selenium.webdriver.common.by import By
-
-    return [e.text for e in browser.find_elements(By.CSS_SELECTOR, ".product-title")]
+    """The queue's titles, read in one script: elements found before the page
+    reloads belong to a gone document (a stale element reference)."""
+    return browser.execute_script(
+        "return Array.from(document.querySelectorAll('.product-title'),"
+        " e => e.innerText.trim())"
+    )
 
 
 def _screenshot(browser, path: Path) -> None:
