@@ -138,7 +138,7 @@ def _launch(
             env=environ,
             stdout=stdout,
             stderr=stderr,
-            preexec_fn=_stop_with_parent,
+            preexec_fn=_stop_with_parent(),
         )
     summary, pending = None, ""
     try:
@@ -214,15 +214,19 @@ def _error_line(stderr: str) -> str:
     return ""
 
 
-def _stop_with_parent() -> None:
-    """In the torchrun child before it starts (Linux): have the kernel send it SIGTERM
-    when the worker that launched it dies, even by SIGKILL, so that no training is
-    left running without its run (torchrun then stops its ranks)."""
+def _stop_with_parent() -> Callable[[], Any] | None:
+    """What the torchrun child runs before it starts (Linux): have the kernel send it
+    SIGTERM when the worker that launched it dies, even by SIGKILL, so that no
+    training is left running without its run (torchrun then stops its ranks). libc
+    is resolved here, in the parent: between fork and exec the child only makes the
+    one C call (a ``dlopen`` there could wait on a lock another thread held at the
+    fork). None where there is no ``prctl`` (not Linux): the watchdog's requeue only."""
     import ctypes
+    import functools
     import signal
 
     try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):  # not Linux: the watchdog's requeue only
-        pass
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    return functools.partial(prctl, 1, signal.SIGTERM)  # PR_SET_PDEATHSIG

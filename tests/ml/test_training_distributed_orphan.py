@@ -1,6 +1,6 @@
 """A torchrun launched by a training worker does not outlive that worker, even when the
-worker is killed with SIGKILL (``_stop_with_parent``: the kernel's parent-death
-signal)."""
+worker is killed with SIGKILL: the kernel's parent-death signal, which the callable
+returned by ``_stop_with_parent()`` sets up in the child."""
 
 import os
 import signal
@@ -19,7 +19,7 @@ import subprocess, sys, time
 from ml.services.training_distributed import _stop_with_parent
 child = subprocess.Popen(
     [sys.executable, "-c", "import time; time.sleep(120)"],
-    preexec_fn=_stop_with_parent,
+    preexec_fn=_stop_with_parent(),
 )
 print(child.pid, flush=True)
 time.sleep(120)
