@@ -136,8 +136,12 @@ def weighted_f1_many(y: torch.Tensor, predictions: torch.Tensor, n_classes: int)
     return (f1 * support).sum(dim=1) / max(int(y.numel()), 1)
 
 
-#: Grid points scored per vectorised step (bounds memory at ``K * N * C`` floats).
+#: Grid points scored per vectorised step, at most...
 _GRID_CHUNK = 64
+#: ...and at most this many fused probabilities (``K * N * C``) at once: 32 MB of
+#: float64, whatever the number of rows (64 points of 34,200 rows and 27 classes
+#: would be 470 MB).
+_GRID_ELEMENTS = 4_000_000
 
 
 def choose_weights(
@@ -152,9 +156,10 @@ def choose_weights(
     Branch order is the order of ``probs``. Ties in weighted F1 (common on small
     held-out sets) are broken by the lower log-loss, then by the earlier grid
     point. The grid is scored in chunks of points at once (the fused
-    probabilities of ``_GRID_CHUNK`` points in one tensor): the fusion fitted on
+    probabilities of up to ``_GRID_CHUNK`` points in one tensor, fewer on many
+    rows so that the tensor stays under ``_GRID_ELEMENTS``): the fusion fitted on
     every training row's out-of-fold predictions scores 1,771 points on thousands
-    of rows.
+    of rows, in memory that does not grow with them.
     """
     names = list(probs)
     y = torch.as_tensor(y_true, dtype=torch.long)
@@ -165,10 +170,11 @@ def choose_weights(
     ).double()  # [N, B]
     stacked = torch.stack([probs[name].double() for name in names], dim=1)  # [N,B,C]
     grid = simplex_grid(len(names), step)
+    chunk = max(1, min(_GRID_CHUNK, _GRID_ELEMENTS // max(1, y.numel() * n_classes)))
     best: tuple[float, float] | None = None
     chosen: tuple[float, ...] = grid[0]
-    for start in range(0, len(grid), _GRID_CHUNK):
-        points = grid[start : start + _GRID_CHUNK]
+    for start in range(0, len(grid), chunk):
+        points = grid[start : start + chunk]
         w = torch.tensor(points, dtype=torch.float64)  # [K, B]
         row_w = _row_weights(mask, w)  # [K, N, B]
         fused = torch.einsum("knb,nbc->knc", row_w, stacked).to(first.dtype)
