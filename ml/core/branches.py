@@ -39,7 +39,7 @@ from ml.core.feature_store import FeatureStore
 from ml.core.features import FeatureCache, image_features
 from ml.core.networks import ImageHead, TextClassifier, image_head, text_classifier
 from ml.core.sentence import SentenceHead, embed, encoder_provenance, fit_sentence_head
-from ml.core.sparse import SparseTextModel, fit_sparse, sparse_inputs
+from ml.core.sparse import SparseTextModel, bounded_rows, fit_sparse, sparse_inputs
 from ml.core.transforms import (
     encode_texts,
     load_tokenizer,
@@ -203,6 +203,7 @@ class SparseBranch:
     # [n_fusion, C]: margins of a fit without those rows (zero when ``oof`` is set)
     logits_val: torch.Tensor
     oof: torch.Tensor | None = None  # [N, C] out-of-fold margins (``stack_rows``)
+    n_fit: int = 0  # rows ``model`` was fitted on (``sparse_max_rows`` bounds them)
 
 
 @dataclass
@@ -294,18 +295,20 @@ def _require_text(run: Run, has_text: torch.Tensor) -> None:
 
 
 def train_sparse_branch(run: Run, samples: Sequence[Sample]) -> SparseBranch:
-    """Fit the sparse branch twice: without the fusion rows (its margins there fit
-    the temperature and the weights), then on every sample with text (the model the
-    bundle keeps: a linear model gains from every row and needs no early stopping).
-    Seconds on thousands of products."""
+    """Fit the sparse branch out of fold (or without the fusion rows): its margins
+    there fit the temperature and the weights; then on every sample with text, up
+    to ``sparse_max_rows`` (the model the bundle keeps: a linear model gains from
+    every row and needs no early stopping). Seconds on thousands of products."""
     started = time.perf_counter()
     inputs = [sparse_inputs(sample.title, sample.description) for sample in samples]
     has_text = torch.tensor([bool(row["chars"]) for row in inputs], dtype=torch.bool)
     _require_text(run, has_text)
     held = set(run.fusion_idx)
-    fit_rows = [i for i in range(len(samples)) if has_text[i] and i not in held]
-    all_rows = [i for i in range(len(samples)) if has_text[i]]
     y = run.y.tolist()
+    cap, seed = run.config.sparse_max_rows, run.config.seed
+    with_text = [i for i in range(len(samples)) if has_text[i]]
+    all_rows = bounded_rows(with_text, [y[i] for i in with_text], cap, seed)
+    fit_rows = [i for i in all_rows if i not in held]
 
     def fitted(rows: list[int]) -> SparseTextModel:
         return fit_sparse(
@@ -327,8 +330,11 @@ def train_sparse_branch(run: Run, samples: Sequence[Sample]) -> SparseBranch:
         if rows:
             logits_val[rows] = partial.logits([inputs[run.fusion_idx[k]] for k in rows])
     model = fitted(all_rows)
+    unseen = sorted(set(with_text) - set(all_rows))  # outside a bounded sample
+    if oof is not None and unseen:
+        oof[unseen] = model.logits([inputs[i] for i in unseen])
     run.timings["tfidf_s"] = time.perf_counter() - started
-    return SparseBranch(model=model, has_text=has_text, logits_val=logits_val, oof=oof)
+    return SparseBranch(model, has_text, logits_val, oof, n_fit=len(all_rows))
 
 
 def train_sentence_branch(run: Run, samples: Sequence[Sample]) -> SentenceBranch:

@@ -384,6 +384,7 @@ def train_model(
     text, image = trained.text, trained.image
 
     lineage = run_lineage(run, samples, label_of, text, image)
+    lineage["n_sparse_fit"] = trained.sparse.n_fit if trained.sparse else 0
     run.timings["total_s"] = time.perf_counter() - started
     return TrainingResult(
         labels=labels,

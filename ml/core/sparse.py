@@ -34,7 +34,13 @@ from sklearn.svm import LinearSVC
 from ml.core.errors import TrainingDataError
 from ml.core.transforms import clean_text, product_text
 
-__all__ = ["SPARSE_DEFAULTS", "SparseTextModel", "fit_sparse", "sparse_inputs"]
+__all__ = [
+    "SPARSE_DEFAULTS",
+    "SparseTextModel",
+    "bounded_rows",
+    "fit_sparse",
+    "sparse_inputs",
+]
 
 #: The branch's settings (stored in the bundle with the fitted model).
 SPARSE_DEFAULTS: dict[str, Any] = {
@@ -44,6 +50,9 @@ SPARSE_DEFAULTS: dict[str, Any] = {
     "C": 0.5,
 }
 _ANALYZER = {"words": "word", "chars": "char_wb", "title": "char_wb"}
+#: Products turned into one sparse matrix at a time when scoring: the document-term
+#: matrix of a whole catalogue would grow with it.
+_SCORE_CHUNK = 4096
 
 
 def sparse_inputs(title: str | None, description: str | None) -> dict[str, str]:
@@ -83,10 +92,14 @@ class SparseTextModel:
 
     def logits(self, inputs: Sequence[dict[str, str]]) -> torch.Tensor:
         """The SVM margins ``[N, C]`` of each product's inputs."""
-        if not inputs:
-            return torch.zeros(0, len(self.labels))
-        scores = self.features(inputs) @ self.coef + self.intercept
-        return torch.from_numpy(np.asarray(scores, dtype=np.float32))
+        out = torch.zeros(len(inputs), len(self.labels))
+        for start in range(0, len(inputs), _SCORE_CHUNK):
+            chunk = inputs[start : start + _SCORE_CHUNK]
+            scores = self.features(chunk) @ self.coef + self.intercept
+            out[start : start + len(chunk)] = torch.from_numpy(
+                np.asarray(scores, dtype=np.float32)
+            )
+        return out
 
     # ------------------------------------------------------------ storage
     def to_state(self) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
@@ -139,6 +152,40 @@ class SparseTextModel:
             coef=coef,
             intercept=tensors["intercept"].numpy(),
         )
+
+
+def bounded_rows(
+    rows: Sequence[int], targets: Sequence[int], cap: int | None, seed: int
+) -> list[int]:
+    """``rows`` when there are at most ``cap`` of them (or no cap), else a seeded
+    sample of ``cap`` rows (in ``rows``' order) that keeps each category's share
+    (largest remainders), plus one row of each category that would get none. ``targets``
+    are the categories of ``rows``, in the same order.
+
+    The linear branch's memory grows with the rows it is fitted on (the
+    document-term matrix, and liblinear's copy of it), so a large training set
+    fits it on such a sample; the other branches see every row.
+    """
+    rows = list(rows)
+    if cap is None or len(rows) <= cap:
+        return rows
+    members: dict[int, list[int]] = {}
+    for position, target in enumerate(targets):
+        members.setdefault(int(target), []).append(position)
+    classes = sorted(members)
+    quotas = {c: cap * len(members[c]) / len(rows) for c in classes}
+    counts = {c: int(quotas[c]) for c in classes}
+    by_remainder = sorted(classes, key=lambda c: (counts[c] - quotas[c], c))
+    for c in by_remainder[: cap - sum(counts.values())]:
+        counts[c] += 1
+    counts = {c: max(1, count) for c, count in counts.items()}
+    generator = np.random.default_rng(seed)
+    kept = [
+        position
+        for c in classes
+        for position in generator.permutation(members[c])[: counts[c]].tolist()
+    ]
+    return [rows[position] for position in sorted(kept)]
 
 
 def fit_sparse(

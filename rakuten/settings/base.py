@@ -369,12 +369,13 @@ LISTING_IMPORT_PREDICTIONS_RECORD = (
     "ml.services.listing_suggestions.listing_import_predictions_record"
 )
 ML_ARTIFACTS_DIR = env.path("ML_ARTIFACTS_DIR", default=str(VAR_DIR / "ml"))
-# Local file with torchvision's VGG16 ImageNet weights (optional; nothing is
-# downloaded).
+# Local file with torchvision's VGG16 ImageNet weights (optional; none downloaded).
 ML_VGG16_WEIGHTS_PATH = env("ML_VGG16_WEIGHTS_PATH", default="")
 # Ranks of a full training run: above 1, its worker launches torchrun on its machine
-# (one per GPU on a GPU worker; ml.services.training_distributed).
+# (one per GPU on a GPU worker; ml.services.training_distributed). The TF-IDF branch
+# learns from at most ML_TRAIN_SPARSE_MAX_ROWS products (its memory grows with them).
 ML_TRAIN_PROCESSES = env.int("ML_TRAIN_PROCESSES", default=1)
+ML_TRAIN_SPARSE_MAX_ROWS = env.int("ML_TRAIN_SPARSE_MAX_ROWS", default=10_000)
 # The self-improving loop. Live metrics are snapshotted over this many days; an alert
 # opens when the live weighted F1 is more than ML_ALERT_MARGIN below the validation
 # figure, on at least ML_ALERT_MIN_PRODUCTS products (per category: that category's
