@@ -285,25 +285,33 @@ def step_train(work: Path, n: int, args) -> dict:
     store = filled_store(work)
     train_idx, _, _ = splits([s.label for s in samples])
     train = [samples[i] for i in train_idx]
+    marks: dict[str, float] = {}  # the peak so far when each stage began
+
+    def progress(event: dict) -> None:
+        marks.setdefault(str(event.get("stage")), peak_mb())
+
     started = time.perf_counter()
     result = train_model(
         train,
         config(args.epochs),
         work_dir=fresh(work / "train-work"),
         feature_cache=store,  # the image head reads batches from the shards
+        progress=progress,
     )
     out = fresh(work / "bundles" / "full")
     bundle = save_bundle(result, root=out)
     seconds = time.perf_counter() - started
     f1 = result.metrics["fused"]["weighted_f1"]
+    stages = ", ".join(f"{stage} {mb:.0f}" for stage, mb in marks.items())
     return {
         "seconds": seconds,
         "peak_mb": peak_mb(),
         "rows": len(train),
         "bundle": str(bundle.path),
         "timings": result.timings,
+        "peak_when_stage_began": marks,
         "notes": f"{len(train)} rows, {args.epochs} epochs, bundle saved "
-        f"(validation weighted F1 {f1:.3f})",
+        f"(validation weighted F1 {f1:.3f}); peak MB when each stage began: {stages}",
     }
 
 

@@ -20,7 +20,8 @@ Modules, in the order a model goes through them:
   ``train_model`` from a CSV in one process or several.
 * :mod:`~ml.core.sparse` -- the TF-IDF + linear SVM text branch.
 * :mod:`~ml.core.sentence` -- the frozen sentence encoder and its linear head.
-* :mod:`~ml.core.branches` -- training each branch on the run's split.
+* :mod:`~ml.core.branches` -- the run, the BiGRU and image branches, out-of-fold fits.
+* :mod:`~ml.core.linear_branches` -- the TF-IDF and sentence branches, on bounded rows.
 * :mod:`~ml.core.pipeline` -- ``train_model``: split, every branch, fusion, metrics.
 * :mod:`~ml.core.finetune` -- ``finetune_model``: a bundle's heads on new products.
 * :mod:`~ml.core.fusion` -- N-way late fusion of the branches' probabilities.

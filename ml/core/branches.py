@@ -1,7 +1,8 @@
-"""The branches of a training run: the text network (tokenizer, BiGRU), the sparse
-TF-IDF + linear SVM text branch, and the image head on cached backbone features, each
-trained on the run's split. :mod:`ml.core.pipeline` and :mod:`ml.core.finetune` share
-them.
+"""The branches of a training run: the text network (tokenizer, BiGRU) and the image
+head on cached backbone features, each trained on the run's split, and what every
+branch shares (the run, out-of-fold predictions); the linear text branches are in
+:mod:`ml.core.linear_branches`. :mod:`ml.core.pipeline` and :mod:`ml.core.finetune`
+share them.
 
 The run's validation rows are two disjoint sets: ``val_idx`` stops the networks early,
 ``fusion_idx`` fits the temperatures and the fusion weights (and measures). Each branch
@@ -38,8 +39,6 @@ from ml.core.errors import TrainingDataError
 from ml.core.feature_store import FeatureStore
 from ml.core.features import FeatureCache, image_features
 from ml.core.networks import ImageHead, TextClassifier, image_head, text_classifier
-from ml.core.sentence import SentenceHead, embed, encoder_provenance, fit_sentence_head
-from ml.core.sparse import SparseTextModel, bounded_rows, fit_sparse, sparse_inputs
 from ml.core.transforms import (
     encode_texts,
     load_tokenizer,
@@ -197,26 +196,6 @@ class TextBranch:
 
 
 @dataclass
-class SparseBranch:
-    model: SparseTextModel  # fitted on every sample (what the bundle keeps)
-    has_text: torch.Tensor  # per sample
-    # [n_fusion, C]: margins of a fit without those rows (zero when ``oof`` is set)
-    logits_val: torch.Tensor
-    oof: torch.Tensor | None = None  # [N, C] out-of-fold margins (``stack_rows``)
-    n_fit: int = 0  # rows ``model`` was fitted on (``sparse_max_rows`` bounds them)
-
-
-@dataclass
-class SentenceBranch:
-    head: SentenceHead  # fitted on every sample with text
-    provenance: dict[str, Any]  # the frozen encoder's
-    has_text: torch.Tensor  # per sample
-    # [n_fusion, C]: a head fitted without those rows (zero when ``oof`` is set)
-    logits_val: torch.Tensor
-    oof: torch.Tensor | None = None  # [N, C] out-of-fold margins (``stack_rows``)
-
-
-@dataclass
 class ImageBranch:
     head: ImageHead
     head_config: dict[str, Any]
@@ -284,96 +263,6 @@ def train_text_branch(run: Run, samples: Sequence[Sample]) -> TextBranch:
     run.fit(net, "text", band, ids, (train, val), fingerprint, lengths, text_config)
     p_val = probabilities(net, ids[run.fusion_idx])
     return TextBranch(tokenizer, net, net_config, has_text, p_val)
-
-
-def _require_text(run: Run, has_text: torch.Tensor) -> None:
-    """The text branches need products with text in train and in validation."""
-    if not any(has_text[i] for i in run.train_idx) or not any(
-        has_text[i] for i in run.fusion_idx
-    ):
-        raise TrainingDataError("training needs products with text in train and val")
-
-
-def train_sparse_branch(run: Run, samples: Sequence[Sample]) -> SparseBranch:
-    """Fit the sparse branch out of fold (or without the fusion rows): its margins
-    there fit the temperature and the weights; then on every sample with text, up
-    to ``sparse_max_rows`` (the model the bundle keeps: a linear model gains from
-    every row and needs no early stopping). Seconds on thousands of products."""
-    started = time.perf_counter()
-    inputs = [sparse_inputs(sample.title, sample.description) for sample in samples]
-    has_text = torch.tensor([bool(row["chars"]) for row in inputs], dtype=torch.bool)
-    _require_text(run, has_text)
-    held = set(run.fusion_idx)
-    y = run.y.tolist()
-    cap, seed = run.config.sparse_max_rows, run.config.seed
-    with_text = [i for i in range(len(samples)) if has_text[i]]
-    all_rows = bounded_rows(with_text, [y[i] for i in with_text], cap, seed)
-    fit_rows = [i for i in all_rows if i not in held]
-
-    def fitted(rows: list[int]) -> SparseTextModel:
-        return fit_sparse(
-            [inputs[i] for i in rows],
-            [y[i] for i in rows],
-            run.labels,
-            seed=run.config.seed,
-        )
-
-    oof = out_of_fold(
-        run,
-        all_rows,
-        lambda fit, held: fitted(fit).logits([inputs[i] for i in held]),
-    )
-    logits_val = torch.zeros(len(run.fusion_idx), len(run.labels))
-    if fit_rows and oof is None:  # out-of-fold margins replace the held-out fit's
-        partial = fitted(fit_rows)
-        rows = [k for k, i in enumerate(run.fusion_idx) if has_text[i]]
-        if rows:
-            logits_val[rows] = partial.logits([inputs[run.fusion_idx[k]] for k in rows])
-    model = fitted(all_rows)
-    unseen = sorted(set(with_text) - set(all_rows))  # outside a bounded sample
-    if oof is not None and unseen:
-        oof[unseen] = model.logits([inputs[i] for i in unseen])
-    run.timings["tfidf_s"] = time.perf_counter() - started
-    return SparseBranch(model, has_text, logits_val, oof, n_fit=len(all_rows))
-
-
-def train_sentence_branch(run: Run, samples: Sequence[Sample]) -> SentenceBranch:
-    """Embed every text once with the frozen sentence encoder, then fit the head
-    twice, as the sparse branch: without the fusion rows, then on every row."""
-    started = time.perf_counter()
-    provenance = encoder_provenance()
-    texts = [product_text(sample.title, sample.description) for sample in samples]
-    has_text = torch.tensor([bool(text) for text in texts], dtype=torch.bool)
-    _require_text(run, has_text)
-    rows = [i for i in range(len(samples)) if has_text[i]]
-    embeddings = np.zeros((len(samples), 512), dtype=np.float32)
-    embeddings[rows] = embed([texts[i] for i in rows])
-    run.timings["sentence_embed_s"] = time.perf_counter() - started
-    held = set(run.fusion_idx)
-    y = run.y.numpy()
-    fit_rows = [i for i in rows if i not in held]
-    oof = out_of_fold(
-        run,
-        rows,
-        lambda fit, held: fit_sentence_head(
-            embeddings[fit], y[fit], run.labels, seed=run.config.seed
-        ).logits(embeddings[held]),
-    )
-    logits_val = torch.zeros(len(run.fusion_idx), len(run.labels))
-    if fit_rows and oof is None:  # out-of-fold margins replace the held-out fit's
-        partial = fit_sentence_head(
-            embeddings[fit_rows], y[fit_rows], run.labels, seed=run.config.seed
-        )
-        seen = [k for k, i in enumerate(run.fusion_idx) if has_text[i]]
-        if seen:
-            logits_val[seen] = partial.logits(
-                embeddings[[run.fusion_idx[k] for k in seen]]
-            )
-    head = fit_sentence_head(
-        embeddings[rows], y[rows], run.labels, seed=run.config.seed
-    )
-    run.timings["sentence_s"] = time.perf_counter() - started
-    return SentenceBranch(head, provenance, has_text, logits_val, oof)
 
 
 def feature_progress(run: Run) -> Callable[[int, int], None]:

@@ -62,11 +62,11 @@ class TrainingConfig:
     # cheap enough to fit k times; the BiGRU gives its validation rows only. 0 or 1:
     # only the held-out fusion rows fit it.
     fusion_folds: int = 5
-    # The TF-IDF + SVM branch is fitted on at most this many training rows (a
-    # stratified sample; None: every row): its memory grows with its rows, the other
-    # branches stream or hold a few KB a row. Rows outside the sample get the
+    # The linear text branches (TF-IDF + SVM, sentence head) are fitted on at most
+    # this many training rows (a stratified sample; None: every row): their memory
+    # grows with their rows, the networks stream. Rows outside the sample get the
     # sampled fit's margins, which are out of fold for them.
-    sparse_max_rows: int | None = 10_000
+    linear_max_rows: int | None = 10_000
 
 
 @dataclass

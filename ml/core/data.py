@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from sklearn.model_selection import train_test_split
 
 from ml.core.errors import InvalidImageError
@@ -17,6 +18,7 @@ from ml.core.transforms import ImageSource, read_image_bytes
 
 __all__ = [
     "Sample",
+    "bounded_rows",
     "stratified_split",
     "replay_sample",
     "dataset_hash",
@@ -35,6 +37,39 @@ class Sample:
     image: str | Path | bytes | None = None
     label: str | None = None
     weight: float = 1.0
+
+
+def bounded_rows(
+    rows: Sequence[int], targets: Sequence[int], cap: int | None, seed: int
+) -> list[int]:
+    """``rows`` when there are at most ``cap`` of them (or no cap), else a seeded
+    sample of ``cap`` rows (in ``rows``' order) that keeps each category's share
+    (largest remainders), plus one row of each category that would get none. ``targets``
+    are the categories of ``rows``, in the same order.
+
+    The linear branches' memory grows with the rows they are fitted on, so a
+    large training set fits them on such a sample (:mod:`ml.core.linear_branches`).
+    """
+    rows = list(rows)
+    if cap is None or len(rows) <= cap:
+        return rows
+    members: dict[int, list[int]] = {}
+    for position, target in enumerate(targets):
+        members.setdefault(int(target), []).append(position)
+    classes = sorted(members)
+    quotas = {c: cap * len(members[c]) / len(rows) for c in classes}
+    counts = {c: int(quotas[c]) for c in classes}
+    by_remainder = sorted(classes, key=lambda c: (counts[c] - quotas[c], c))
+    for c in by_remainder[: cap - sum(counts.values())]:
+        counts[c] += 1
+    counts = {c: max(1, count) for c, count in counts.items()}
+    generator = np.random.default_rng(seed)
+    kept = [
+        position
+        for c in classes
+        for position in generator.permutation(members[c])[: counts[c]].tolist()
+    ]
+    return [rows[position] for position in sorted(kept)]
 
 
 def stratified_split(

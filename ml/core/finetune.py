@@ -20,8 +20,6 @@ from ml.core.branches import (
     feature_progress,
     probabilities,
     text_rows,
-    train_sentence_branch,
-    train_sparse_branch,
 )
 from ml.core.bundles import LoadedBundle, bundle_backbone
 from ml.core.checkpoints import stage_fingerprint
@@ -30,6 +28,7 @@ from ml.core.data import Sample
 from ml.core.errors import TrainingDataError
 from ml.core.feature_store import FeatureStore
 from ml.core.features import FeatureCache, image_features
+from ml.core.linear_branches import train_sentence_branch, train_sparse_branch
 from ml.core.networks import ImageHead, TextClassifier
 from ml.core.pipeline import (
     branches_and_fusion,

@@ -23,12 +23,8 @@ import torch
 from ml.core.branches import (
     ImageBranch,
     Run,
-    SentenceBranch,
-    SparseBranch,
     TextBranch,
     train_image_branch,
-    train_sentence_branch,
-    train_sparse_branch,
     train_text_branch,
 )
 from ml.core.calibration import expected_calibration_error
@@ -42,6 +38,12 @@ from ml.core.ensemble import BranchScores, FusionFit, fit_fusion
 from ml.core.errors import TrainingDataError
 from ml.core.feature_store import FeatureStore
 from ml.core.features import FeatureCache
+from ml.core.linear_branches import (
+    SentenceBranch,
+    SparseBranch,
+    train_sentence_branch,
+    train_sparse_branch,
+)
 from ml.core.metrics import classification_metrics
 from ml.core.transforms import (
     preprocessing_config,
@@ -384,7 +386,8 @@ def train_model(
     text, image = trained.text, trained.image
 
     lineage = run_lineage(run, samples, label_of, text, image)
-    lineage["n_sparse_fit"] = trained.sparse.n_fit if trained.sparse else 0
+    linear = [b.n_fit for b in (trained.sparse, trained.sentence) if b is not None]
+    lineage["n_linear_fit"] = max(linear, default=0)  # rows the linear branches saw
     run.timings["total_s"] = time.perf_counter() - started
     return TrainingResult(
         labels=labels,

@@ -37,7 +37,6 @@ from ml.core.transforms import clean_text, product_text
 __all__ = [
     "SPARSE_DEFAULTS",
     "SparseTextModel",
-    "bounded_rows",
     "fit_sparse",
     "sparse_inputs",
 ]
@@ -152,40 +151,6 @@ class SparseTextModel:
             coef=coef,
             intercept=tensors["intercept"].numpy(),
         )
-
-
-def bounded_rows(
-    rows: Sequence[int], targets: Sequence[int], cap: int | None, seed: int
-) -> list[int]:
-    """``rows`` when there are at most ``cap`` of them (or no cap), else a seeded
-    sample of ``cap`` rows (in ``rows``' order) that keeps each category's share
-    (largest remainders), plus one row of each category that would get none. ``targets``
-    are the categories of ``rows``, in the same order.
-
-    The linear branch's memory grows with the rows it is fitted on (the
-    document-term matrix, and liblinear's copy of it), so a large training set
-    fits it on such a sample; the other branches see every row.
-    """
-    rows = list(rows)
-    if cap is None or len(rows) <= cap:
-        return rows
-    members: dict[int, list[int]] = {}
-    for position, target in enumerate(targets):
-        members.setdefault(int(target), []).append(position)
-    classes = sorted(members)
-    quotas = {c: cap * len(members[c]) / len(rows) for c in classes}
-    counts = {c: int(quotas[c]) for c in classes}
-    by_remainder = sorted(classes, key=lambda c: (counts[c] - quotas[c], c))
-    for c in by_remainder[: cap - sum(counts.values())]:
-        counts[c] += 1
-    counts = {c: max(1, count) for c, count in counts.items()}
-    generator = np.random.default_rng(seed)
-    kept = [
-        position
-        for c in classes
-        for position in generator.permutation(members[c])[: counts[c]].tolist()
-    ]
-    return [rows[position] for position in sorted(kept)]
 
 
 def fit_sparse(

@@ -162,7 +162,7 @@ def training_run_execute(
             settings.ML_VGG16_WEIGHTS_PATH or None if backbone == "vgg16" else None
         ),
         seed=params.get("seed", 0),
-        sparse_max_rows=settings.ML_TRAIN_SPARSE_MAX_ROWS or None,
+        linear_max_rows=settings.ML_TRAIN_LINEAR_MAX_ROWS or None,
     )
     reporter = _ProgressReporter(run.pk, log)
     extra_metadata = {"training_run": run.pk, "is_demo": params.get("is_demo")}

@@ -372,10 +372,10 @@ ML_ARTIFACTS_DIR = env.path("ML_ARTIFACTS_DIR", default=str(VAR_DIR / "ml"))
 # Local file with torchvision's VGG16 ImageNet weights (optional; none downloaded).
 ML_VGG16_WEIGHTS_PATH = env("ML_VGG16_WEIGHTS_PATH", default="")
 # Ranks of a full training run: above 1, its worker launches torchrun on its machine
-# (one per GPU on a GPU worker; ml.services.training_distributed). The TF-IDF branch
-# learns from at most ML_TRAIN_SPARSE_MAX_ROWS products (its memory grows with them).
+# (one per GPU on a GPU worker; ml.services.training_distributed). The linear text
+# branches learn from at most ML_TRAIN_LINEAR_MAX_ROWS products (their memory grows).
 ML_TRAIN_PROCESSES = env.int("ML_TRAIN_PROCESSES", default=1)
-ML_TRAIN_SPARSE_MAX_ROWS = env.int("ML_TRAIN_SPARSE_MAX_ROWS", default=10_000)
+ML_TRAIN_LINEAR_MAX_ROWS = env.int("ML_TRAIN_LINEAR_MAX_ROWS", default=10_000)
 # The self-improving loop. Live metrics are snapshotted over this many days; an alert
 # opens when the live weighted F1 is more than ML_ALERT_MARGIN below the validation
 # figure, on at least ML_ALERT_MIN_PRODUCTS products (per category: that category's

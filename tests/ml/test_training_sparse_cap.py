@@ -1,5 +1,5 @@
 """A platform training run fits the TF-IDF branch on at most
-``ML_TRAIN_SPARSE_MAX_ROWS`` products; the other branches learn from every one."""
+``ML_TRAIN_LINEAR_MAX_ROWS`` products; the other branches learn from every one."""
 
 from pathlib import Path
 
@@ -29,12 +29,12 @@ def test_the_setting_bounds_the_rows_of_the_tfidf_branch(
 ):
     # Given 27 training products (30 confirmed, 3 in the evaluation slice)
     confirmed_catalogue(training_categories, per_category=10, seed=0)
-    settings.ML_TRAIN_SPARSE_MAX_ROWS = 12
+    settings.ML_TRAIN_LINEAR_MAX_ROWS = 12
     # When a run trains, then its TF-IDF branch saw 12 of them and nothing warns
     version, bundle = _trained_bundle()
-    assert bundle.metadata["training"]["config"]["sparse_max_rows"] == 12
+    assert bundle.metadata["training"]["config"]["linear_max_rows"] == 12
     assert bundle.metadata["lineage"]["n_samples"] == 27
-    assert bundle.metadata["lineage"]["n_sparse_fit"] == 12
+    assert bundle.metadata["lineage"]["n_linear_fit"] == 12
     assert "TF-IDF" not in version.warning
 
 
@@ -43,7 +43,7 @@ def test_zero_fits_the_tfidf_branch_on_every_product(
     artifacts, settings, training_categories
 ):
     confirmed_catalogue(training_categories, per_category=10, seed=0)
-    settings.ML_TRAIN_SPARSE_MAX_ROWS = 0
+    settings.ML_TRAIN_LINEAR_MAX_ROWS = 0
     _, bundle = _trained_bundle()
-    assert bundle.metadata["training"]["config"]["sparse_max_rows"] is None
-    assert bundle.metadata["lineage"]["n_sparse_fit"] == 27
+    assert bundle.metadata["training"]["config"]["linear_max_rows"] is None
+    assert bundle.metadata["lineage"]["n_linear_fit"] == 27

@@ -4,10 +4,11 @@ bounded sample, the fusion's grid scored in bounded chunks."""
 import torch
 
 from ml.core import fusion
-from ml.core.branches import Run, train_sparse_branch
+from ml.core.branches import Run
 from ml.core.config import TrainingConfig
-from ml.core.data import Sample
-from ml.core.sparse import bounded_rows, sparse_inputs
+from ml.core.data import Sample, bounded_rows
+from ml.core.linear_branches import train_sparse_branch
+from ml.core.sparse import sparse_inputs
 
 
 def test_bounded_rows_keeps_every_row_under_the_cap():
@@ -65,7 +66,7 @@ def test_sparse_branch_fits_a_bounded_sample_and_scores_the_rest_out_of_fold():
         Sample(f"{words[c][i % 3]} {words[c][(i + 1) % 3]} item{i}", label="ab"[c])
         for i, c in enumerate(y)
     ]
-    config = TrainingConfig(sparse_max_rows=12, fusion_folds=3)
+    config = TrainingConfig(linear_max_rows=12, fusion_folds=3)
     run = _run(config, y, 30)
 
     branch = train_sparse_branch(run, samples)
@@ -84,7 +85,7 @@ def test_sparse_branch_fits_a_bounded_sample_and_scores_the_rest_out_of_fold():
     assert (branch.oof[unseen].argmax(dim=1) == torch.tensor(y)[unseen]).all()
     assert branch.n_fit == 12
 
-    unbounded = _run(TrainingConfig(sparse_max_rows=None, fusion_folds=3), y, 30)
+    unbounded = _run(TrainingConfig(linear_max_rows=None, fusion_folds=3), y, 30)
     branch = train_sparse_branch(unbounded, samples)
     assert set(branch.model.vectorizers["words"].vocabulary_) >= {
         f"item{i}" for i in range(40)
@@ -122,3 +123,27 @@ def test_grid_search_in_small_chunks_chooses_the_same_weights(monkeypatch):
     # one grid point per step: the fused tensor never holds more than N * C floats
     monkeypatch.setattr(fusion, "_GRID_ELEMENTS", n * c)
     assert fusion.choose_weights(probs, available, y) == expected
+
+
+def test_sentence_head_fits_the_same_bounded_sample_and_embeds_the_rest():
+    from ml.core.linear_branches import train_sentence_branch
+    from ml.core.sentence import embed
+    from ml.core.transforms import product_text
+
+    names = {0: ["red wine", "white wine", "sparkling wine"], 1: ["cotton shirt"]}
+    names[1] += ["linen shirt", "wool jumper"]
+    y = [i % 2 for i in range(40)]
+    samples = [Sample(f"{names[c][i % 3]} {i}", label="ab"[c]) for i, c in enumerate(y)]
+    run = _run(TrainingConfig(linear_max_rows=12, fusion_folds=3), y, 30)
+
+    branch = train_sentence_branch(run, samples)
+
+    kept = bounded_rows(list(range(40)), y, 12, seed=0)
+    unseen = [i for i in range(40) if i not in kept]
+    assert branch.n_fit == 12
+    texts = [product_text(samples[i].title, None) for i in unseen]
+    expected = branch.head.logits(embed(texts))
+    assert torch.allclose(branch.oof[unseen], expected, atol=1e-5)
+    assert (branch.oof[unseen].argmax(dim=1) == torch.tensor(y)[unseen]).all()
+    # every row has out-of-fold margins
+    assert bool((branch.oof.abs().sum(dim=1) > 0).all())
