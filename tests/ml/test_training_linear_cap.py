@@ -1,5 +1,5 @@
-"""A platform training run fits the TF-IDF branch on at most
-``ML_TRAIN_LINEAR_MAX_ROWS`` products; the other branches learn from every one."""
+"""A platform training run fits the linear text branches (TF-IDF, sentence head) on
+at most ``ML_TRAIN_LINEAR_MAX_ROWS`` products; the networks learn from every one."""
 
 from pathlib import Path
 
@@ -24,13 +24,13 @@ def _trained_bundle():
 
 
 @pytest.mark.django_db
-def test_the_setting_bounds_the_rows_of_the_tfidf_branch(
+def test_the_setting_bounds_the_rows_of_the_linear_branches(
     artifacts, settings, training_categories
 ):
     # Given 27 training products (30 confirmed, 3 in the evaluation slice)
     confirmed_catalogue(training_categories, per_category=10, seed=0)
     settings.ML_TRAIN_LINEAR_MAX_ROWS = 12
-    # When a run trains, then its TF-IDF branch saw 12 of them and nothing warns
+    # When a run trains, then its linear branches saw 12 of them and nothing warns
     version, bundle = _trained_bundle()
     assert bundle.metadata["training"]["config"]["linear_max_rows"] == 12
     assert bundle.metadata["lineage"]["n_samples"] == 27
@@ -39,7 +39,7 @@ def test_the_setting_bounds_the_rows_of_the_tfidf_branch(
 
 
 @pytest.mark.django_db
-def test_zero_fits_the_tfidf_branch_on_every_product(
+def test_zero_fits_the_linear_branches_on_every_product(
     artifacts, settings, training_categories
 ):
     confirmed_catalogue(training_categories, per_category=10, seed=0)
