@@ -168,6 +168,20 @@ def step_generate(work: Path, n: int, args) -> dict:
     return figures
 
 
+def accepted(photo) -> bool:
+    """Whether the platform's import accepts ``photo`` (pixel and shape limits)."""
+    from PIL import Image
+
+    from ml.core.transforms import check_image_size
+
+    try:
+        with Image.open(photo) as img:
+            check_image_size(*img.size)
+    except Exception:  # any unreadable or refused photo
+        return False
+    return True
+
+
 def step_import(work: Path, n: int, args) -> dict:
     from PIL import Image
 
@@ -367,7 +381,8 @@ def step_evaluate(work: Path, n: int, args) -> dict:
         {
             "title": samples[i].title,
             "description": samples[i].description,
-            "image": samples[i].image,
+            # the import refuses a photo out of its limits: such a product has none
+            "image": samples[i].image if accepted(samples[i].image) else None,
             "label": samples[i].label,
         }
         for i in test_idx
