@@ -40,12 +40,24 @@ __all__ = [
     "VGG16Features",
     "EfficientNetLite0Features",
     "build_backbone",
+    "pooled",
     "vgg16_hub_cache_path",
     "state_dict_sha256",
 ]
 
 BACKBONES: tuple[str, ...] = ("vgg16", "efficientnet_lite0")
 FEATURE_DIMS: dict[str, int] = {"vgg16": 7 * 7 * 512, "efficientnet_lite0": 1280}
+
+
+def pooled(features: torch.Tensor) -> torch.Tensor:
+    """What a linear head reads of backbone features ``[N, D]``: VGG16's
+    ``7x7x512`` (channel-major, as flattened) averaged over its 49 positions to 512
+    (a logistic regression on 25,088 inputs would hold gigabytes); pooled features
+    (EfficientNet-Lite0's 1280) as they are."""
+    if features.shape[1] == FEATURE_DIMS["vgg16"]:
+        return features.reshape(len(features), 512, 49).mean(dim=2)
+    return features
+
 
 RANDOM_WARNING = (
     "random weights: the backbone was not pretrained, image features carry "

@@ -11,6 +11,8 @@ A bundle is a folder ``<root>/<sha256>`` holding::
     tfidf.pt          its idf vectors and linear weights (tensors)
     sentence_head.pt  the sentence branch's linear head (its encoder is the installed
                       package's, checked against the recorded sha256 on load)
+    image_linear_head.pt  the linear image branch's head (on the same backbone's
+                      pooled features as the image head)
     tokenizer/        tokenizer.json + tokenizer_config.json
     MANIFEST.json     sha256 of every other file
 
@@ -27,7 +29,6 @@ import io
 import json
 import os
 import platform
-import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -42,9 +43,17 @@ import transformers
 from transformers import PreTrainedTokenizerFast
 
 from ml.core.backbones import BACKBONES, BackboneSpec, build_backbone, state_dict_sha256
+from ml.core.bundle_files import (
+    MANIFEST,
+    relative_files,
+    sha256_file,
+    verified_contents,
+    verify_bundle,
+)
 from ml.core.config import TrainingResult
 from ml.core.errors import BundleIntegrityError, PretrainedWeightsUnavailableError
 from ml.core.fusion import GRID_STEP
+from ml.core.linear_head import LinearHead
 from ml.core.networks import ImageHead, TextClassifier, image_head, text_classifier
 from ml.core.sentence import SentenceHead, encoder_provenance
 from ml.core.sparse import SparseTextModel
@@ -62,11 +71,11 @@ __all__ = [
 ]
 
 #: 2: N-way fusion (``fusion``: branches, weights, temperatures) and the sparse text
-#: branch. Version 1 bundles (text + image, one ``fusion_weight``) still load.
-FORMAT_VERSION = 2
-READABLE_VERSIONS = (1, 2)
-MANIFEST = "MANIFEST.json"
-_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+#: branch. 3: the linear image branch (``image_linear``), which older code cannot
+#: serve. Version 1 bundles (text + image, one ``fusion_weight``) and version 2 ones
+#: still load.
+FORMAT_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 
 
 @dataclass(frozen=True)
@@ -92,6 +101,7 @@ class LoadedBundle:
     backbone_state_dict: dict[str, torch.Tensor] | None
     sparse_text: SparseTextModel | None = None
     sentence_head: SentenceHead | None = None
+    image_linear_head: LinearHead | None = None
 
     @property
     def fusion_weight(self) -> float:
@@ -141,22 +151,6 @@ def library_versions() -> dict[str, str]:
     }
 
 
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _relative_files(folder: Path) -> list[str]:
-    return sorted(
-        p.relative_to(folder).as_posix()
-        for p in folder.rglob("*")
-        if p.is_file() or p.is_symlink()
-    )
-
-
 def _metadata(result: TrainingResult, extra: dict[str, Any]) -> dict[str, Any]:
     backbone: dict[str, Any] = {"backbone": None, "source": None, "warning": None}
     if result.backbone_provenance is not None:
@@ -199,6 +193,16 @@ def _metadata(result: TrainingResult, extra: dict[str, Any]) -> dict[str, Any]:
                 if result.sentence_head is not None
                 else None
             ),
+            "image_linear": (
+                {
+                    "builder": "ml.core.linear_head.LinearHead.from_state",
+                    "file": "image_linear_head.pt",
+                    "input": "the image head's backbone features, pooled "
+                    "(ml.core.backbones.pooled)",
+                }
+                if result.image_linear_head is not None
+                else None
+            ),
         },
         "preprocessing": result.preprocessing,
         "backbone": backbone,
@@ -213,7 +217,7 @@ def _metadata(result: TrainingResult, extra: dict[str, Any]) -> dict[str, Any]:
         "fusion_rule": "each branch: p_b = softmax(log p_b / T_b) (the sparse "
         "branch: softmax(margins / T_b)); p = softmax(log(sum_b w_b p_b / sum_b "
         "w_b) / T) over the branches the product has (text branches need text, "
-        "the image branch a photo); T_b, w_b and T fitted on validation rows kept "
+        "the image branches a photo); T_b, w_b and T fitted on validation rows kept "
         f"apart from early stopping, w_b on a {GRID_STEP} simplex grid by "
         "weighted F1",
         "metrics": result.metrics,
@@ -255,12 +259,17 @@ def save_bundle(
             torch.save(tensors, tmp / "tfidf.pt")
         if result.sentence_head is not None:
             torch.save(result.sentence_head.to_state(), tmp / "sentence_head.pt")
+        if result.image_linear_head is not None:
+            if result.image_head is None:
+                raise ValueError("a linear image head needs the image head's backbone")
+            state = result.image_linear_head.to_state()
+            torch.save(state, tmp / "image_linear_head.pt")
         save_tokenizer(result.tokenizer, tmp / "tokenizer")
         metadata = _metadata(result, dict(extra_metadata or {}))
         (tmp / "bundle.json").write_text(
             json.dumps(metadata, indent=2, sort_keys=True, default=str) + "\n", "utf-8"
         )
-        files = {name: _sha256_file(tmp / name) for name in _relative_files(tmp)}
+        files = {name: sha256_file(tmp / name) for name in relative_files(tmp)}
         manifest = {"format_version": FORMAT_VERSION, "files": files}
         manifest_bytes = (
             json.dumps(manifest, indent=2, sort_keys=True) + "\n"
@@ -283,74 +292,6 @@ def save_bundle(
         raise
 
 
-def verify_bundle(path: Path, *, expected_sha256: str | None = None) -> str:
-    """Check a bundle folder against its manifest and return its sha256.
-
-    Raises:
-        BundleIntegrityError: missing folder or manifest, a hash that does not
-            match the folder name / ``expected_sha256``, a missing, extra or
-            modified file.
-    """
-    return _verified_contents(Path(path), expected_sha256)[0]
-
-
-def _verified_contents(
-    path: Path, expected_sha256: str | None
-) -> tuple[str, dict[str, bytes]]:
-    """Verify the bundle; return its sha256 and the bytes of every listed file."""
-    if not path.is_dir():
-        raise BundleIntegrityError(f"bundle folder {path} does not exist")
-    try:
-        manifest_bytes = (path / MANIFEST).read_bytes()
-    except OSError as exc:
-        raise BundleIntegrityError(
-            f"bundle {path.name}: cannot read {MANIFEST}"
-        ) from exc
-    sha256 = hashlib.sha256(manifest_bytes).hexdigest()
-    if expected_sha256 is not None and sha256 != expected_sha256:
-        raise BundleIntegrityError(
-            f"bundle {path.name}: manifest hash {sha256} does not match the "
-            f"expected {expected_sha256}"
-        )
-    if _SHA256_RE.match(path.name):
-        if path.name != sha256:
-            raise BundleIntegrityError(
-                f"bundle {path.name}: manifest hash {sha256} does not match the "
-                "folder name"
-            )
-    elif expected_sha256 is None:
-        raise BundleIntegrityError(
-            f"bundle {path.name}: folder is not named by its hash and no expected "
-            "hash was given"
-        )
-    try:
-        manifest = json.loads(manifest_bytes)
-        expected_files: dict[str, str] = dict(manifest["files"])
-    except (ValueError, KeyError, TypeError) as exc:
-        raise BundleIntegrityError(f"bundle {path.name}: malformed manifest") from exc
-    present = set(_relative_files(path)) - {MANIFEST}
-    missing = sorted(set(expected_files) - present)
-    extra = sorted(present - set(expected_files))
-    if missing:
-        raise BundleIntegrityError(f"bundle {path.name}: missing file(s) {missing}")
-    if extra:
-        raise BundleIntegrityError(f"bundle {path.name}: unexpected file(s) {extra}")
-    contents: dict[str, bytes] = {}
-    for name, file_sha in sorted(expected_files.items()):
-        try:
-            data = (path / name).read_bytes()
-        except OSError as exc:
-            raise BundleIntegrityError(
-                f"bundle {path.name}: cannot read {name}"
-            ) from exc
-        if hashlib.sha256(data).hexdigest() != file_sha:
-            raise BundleIntegrityError(
-                f"bundle {path.name}: file {name} was modified (sha256 mismatch)"
-            )
-        contents[name] = data
-    return sha256, contents
-
-
 def _load_state(contents: dict[str, bytes], name: str) -> dict[str, torch.Tensor]:
     state = torch.load(
         io.BytesIO(contents[name]), map_location="cpu", weights_only=True
@@ -368,7 +309,7 @@ def load_bundle(path: Path, *, expected_sha256: str | None = None) -> LoadedBund
             format version, or its weights do not fit its configuration.
     """
     path = Path(path)
-    sha256, contents = _verified_contents(path, expected_sha256)
+    sha256, contents = verified_contents(path, expected_sha256)
     try:
         metadata = json.loads(contents["bundle.json"])
         version = metadata.get("format_version")
@@ -410,6 +351,16 @@ def load_bundle(path: Path, *, expected_sha256: str | None = None) -> LoadedBund
                 list(metadata["labels"]),
                 _load_state(contents, networks["sentence"]["file"]),
             )
+        image_linear = None
+        if networks.get("image_linear"):
+            if head is None:
+                raise BundleIntegrityError(
+                    f"bundle {path.name}: a linear image head without an image head"
+                )
+            image_linear = LinearHead.from_state(
+                list(metadata["labels"]),
+                _load_state(contents, networks["image_linear"]["file"]),
+            )
         tokenizer = load_tokenizer(path / "tokenizer")
     except BundleIntegrityError:
         raise
@@ -430,6 +381,7 @@ def load_bundle(path: Path, *, expected_sha256: str | None = None) -> LoadedBund
         backbone_state_dict=backbone_state,
         sparse_text=sparse,
         sentence_head=sentence,
+        image_linear_head=image_linear,
     )
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import torch
 from transformers import PreTrainedTokenizerFast
 
+from ml.core.linear_head import LinearHead
 from ml.core.networks import ImageHead, TextClassifier
 from ml.core.sentence import SentenceHead
 from ml.core.sparse import SparseTextModel
@@ -67,6 +68,10 @@ class TrainingConfig:
     # grows with their rows, the networks stream. Rows outside the sample get the
     # sampled fit's margins, which are out of fold for them.
     linear_max_rows: int | None = 10_000
+    # With a backbone: a logistic regression on the pooled backbone features joins
+    # the fusion beside the specification's MLP head (``image_linear``); it is
+    # bounded by ``linear_max_rows`` like the linear text branches.
+    image_linear: bool = True
 
 
 @dataclass
@@ -95,3 +100,4 @@ class TrainingResult:
     sparse_text: SparseTextModel | None = None
     sentence_head: SentenceHead | None = None
     sentence_provenance: dict[str, Any] | None = None
+    image_linear_head: LinearHead | None = None

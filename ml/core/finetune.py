@@ -18,6 +18,7 @@ from ml.core.branches import (
     Run,
     TextBranch,
     feature_progress,
+    image_linear,
     probabilities,
     text_rows,
 )
@@ -28,6 +29,7 @@ from ml.core.data import Sample
 from ml.core.errors import TrainingDataError
 from ml.core.feature_store import FeatureStore
 from ml.core.features import FeatureCache, image_features
+from ml.core.fusion import IMAGE_BRANCHES
 from ml.core.linear_branches import train_sentence_branch, train_sparse_branch
 from ml.core.networks import ImageHead, TextClassifier
 from ml.core.pipeline import (
@@ -137,6 +139,9 @@ def _finetune_image(
         )
     head_config = dict(base.metadata["networks"]["image_head"]["config"])
     head_config["num_classes"] = len(run.labels)
+    linear = None
+    if base.image_linear_head is not None:  # refitted: cheap, nothing frozen in it
+        linear = image_linear(run, features, has_image)
     return ImageBranch(
         head=head,
         head_config=head_config,
@@ -144,6 +149,7 @@ def _finetune_image(
         backbone_state=base.backbone_state_dict,
         has_image=has_image,
         p_val=p_val,
+        linear=linear,
     )
 
 
@@ -169,17 +175,17 @@ def _carried_image_head(
 def _with_carried_image(
     fusion: dict[str, Any], base_fusion: dict[str, Any]
 ) -> dict[str, Any]:
-    """The text branches' fusion (just fitted) plus the base's image head with its
-    previous share and temperature."""
-    image = float(base_fusion["weights"].get("image", 0.0))
+    """The text branches' fusion (just fitted) plus the base's image branches with
+    their previous shares and temperatures."""
+    carried = ["image"] + [n for n in IMAGE_BRANCHES[1:] if n in base_fusion["weights"]]
+    image = sum(float(base_fusion["weights"].get(name, 0.0)) for name in carried)
     weights = {
         name: round(w * (1.0 - image), 6) for name, w in fusion["weights"].items()
     }
-    weights["image"] = round(image, 6)
-    temperatures = {
-        **fusion["temperatures"],
-        "image": float(base_fusion["temperatures"].get("image", 1.0)),
-    }
+    temperatures = dict(fusion["temperatures"])
+    for name in carried:
+        weights[name] = round(float(base_fusion["weights"].get(name, 0.0)), 6)
+        temperatures[name] = float(base_fusion["temperatures"].get(name, 1.0))
     return {
         **fusion,
         "branches": list(weights),
@@ -295,9 +301,11 @@ def finetune_model(
     fusion = fitted.fusion.as_metadata()
 
     head, head_config, provenance, backbone_state = None, None, None, None
+    linear_head = None
     if image is not None:
         head, head_config = image.head, image.head_config
         provenance, backbone_state = image.provenance, image.backbone_state
+        linear_head = image.linear.head if image.linear is not None else None
     elif spec is not None:
         run.warnings.append(
             "too few photos to fine-tune on: the image head was kept as it was "
@@ -307,6 +315,8 @@ def finetune_model(
         head_config, provenance = carried["config"], carried["provenance"]
         backbone_state = base.backbone_state_dict
         fusion = _with_carried_image(fusion, base.fusion)
+        if base.image_linear_head is not None:
+            linear_head = base.image_linear_head.resized(labels)
     lineage = {
         **run_lineage(run, samples, label_of, text, image),
         "mode": "finetune",
@@ -347,6 +357,7 @@ def finetune_model(
         sparse_text=fitted.sparse.model if fitted.sparse else None,
         sentence_head=fitted.sentence.head if fitted.sentence else None,
         sentence_provenance=fitted.sentence.provenance if fitted.sentence else None,
+        image_linear_head=linear_head,
         metrics=fitted.metrics,
         lineage=lineage,
         preprocessing=dict(base.metadata["preprocessing"]),

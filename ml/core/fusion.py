@@ -21,6 +21,7 @@ import torch
 
 __all__ = [
     "GRID_STEP",
+    "IMAGE_BRANCHES",
     "choose_weights",
     "fuse",
     "restrict",
@@ -30,8 +31,11 @@ __all__ = [
     "weighted_f1_many",
 ]
 
-#: Step of the simplex grid (0.05: 21 points for 2 branches, 231 for 3, 1,771 for 4).
+#: Step of the simplex grid (0.05: 21 points for 2 branches, 231 for 3, 1,771 for 4,
+#: 10,626 for 5).
 GRID_STEP = 0.05
+#: The branches that read the photo (the others read the text).
+IMAGE_BRANCHES = ("image", "image_linear")
 _EPS = 1e-12
 
 Probs = Mapping[str, torch.Tensor]

@@ -20,13 +20,14 @@ from typing import Any
 import torch
 from torch import nn
 
+from ml.core.backbones import pooled
 from ml.core.bundles import LoadedBundle, bundle_backbone, load_bundle
 from ml.core.calibration import apply_temperature
 from ml.core.errors import (
     EmptyInputError,
     MLError,
 )
-from ml.core.fusion import fuse, shares
+from ml.core.fusion import IMAGE_BRANCHES, fuse, shares
 from ml.core.sentence import embed
 from ml.core.sparse import sparse_inputs
 from ml.core.transforms import (
@@ -57,9 +58,8 @@ class PredictionResult:
         text_probs / image_probs: every label's probability from each branch,
             ``None`` when the branch was not used.
         branch_top: best (label, calibrated probability) of each branch of the
-            bundle (``"text"``: the BiGRU, ``"tfidf"``, ``"sentence"``, ``"image"``),
-            or ``None``
-            where the branch could not see the product.
+            bundle (``"text"``: the BiGRU, ``"tfidf"``, ``"sentence"``, ``"image"``,
+            ``"image_linear"``), ``None`` where it could not see the product.
         shares: each branch's share of this product's fusion (the bundle's weights
             over the branches the product has, renormalised; 0.0 for the others).
         used: ``"text"``, ``"image"`` or ``"text+image"``: the inputs used.
@@ -268,7 +268,7 @@ class Predictor:
         available = {
             name: nothing
             if name in skipped
-            else (has_image if name == "image" else has_text)
+            else (has_image if name in IMAGE_BRANCHES else has_text)
             for name in probs
         }
         fused = apply_temperature(
@@ -309,6 +309,8 @@ class Predictor:
         n_classes = len(bundle.labels)
         text_rows = has_text.nonzero().flatten().tolist()
         probs: dict[str, torch.Tensor] = {}
+        image_rows = [i for i, img in enumerate(images) if img is not None]
+        features: torch.Tensor | None = None  # the backbone's, on image_rows
         # numpy branches first: torch's OpenMP threads spin for a while after its
         # parallel regions, which slows BLAS calls made right after them
         order = sorted(
@@ -347,18 +349,33 @@ class Predictor:
                     temperature["sentence"],
                     logits=True,
                 )
-            elif name == "image":
-                image_rows = [i for i, img in enumerate(images) if img is not None]
-                for start in range(0, len(image_rows), 16):
-                    rows = image_rows[start : start + 16]
-                    batch = torch.stack([image_tensor(images[i]) for i in rows])
-                    assert self._backbone is not None and bundle.image_head is not None
-                    logits = bundle.image_head(self._backbone(batch))
-                    p[rows] = apply_temperature(
-                        logits.softmax(dim=-1), temperature["image"]
+            elif name in IMAGE_BRANCHES and image_rows:
+                if features is None:  # once for both image branches
+                    features = self._image_features([images[i] for i in image_rows])
+                if name == "image":
+                    assert bundle.image_head is not None
+                    p[image_rows] = apply_temperature(
+                        bundle.image_head(features).softmax(dim=-1),
+                        temperature["image"],
+                    )
+                else:
+                    assert bundle.image_linear_head is not None
+                    p[image_rows] = apply_temperature(
+                        bundle.image_linear_head.logits(pooled(features).numpy()),
+                        temperature["image_linear"],
+                        logits=True,
                     )
             probs[name] = p
         return {name: probs[name] for name in bundle.fusion["branches"]}
+
+    def _image_features(self, images: list[Any]) -> torch.Tensor:
+        """The backbone's features ``[N, D]`` of decoded photos, 16 at a time."""
+        assert self._backbone is not None
+        parts = [images[start : start + 16] for start in range(0, len(images), 16)]
+        stack = torch.stack  # one batch of pixels at a time
+        return torch.cat(
+            [self._backbone(stack([image_tensor(i) for i in part])) for part in parts]
+        )
 
     def _result(
         self,
@@ -368,8 +385,10 @@ class Predictor:
         top_k: int,
     ) -> PredictionResult:
         labels = self.bundle.labels
-        has_text = any(ok for name, ok in available.items() if name != "image")
-        has_image = available.get("image", False)
+        has_text = any(
+            ok for name, ok in available.items() if name not in IMAGE_BRANCHES
+        )
+        has_image = any(available.get(name, False) for name in IMAGE_BRANCHES)
         used = "+".join(
             name for name, ok in (("text", has_text), ("image", has_image)) if ok
         )

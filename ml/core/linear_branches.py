@@ -22,10 +22,10 @@ from typing import Any
 
 import torch
 
-from ml.core.branches import Run, out_of_fold
+from ml.core.branches import Run, fit_linear, out_of_fold
 from ml.core.data import Sample, bounded_rows
 from ml.core.errors import TrainingDataError
-from ml.core.sentence import SentenceHead, embed, encoder_provenance, fit_sentence_head
+from ml.core.sentence import SentenceHead, embed, encoder_provenance
 from ml.core.sparse import SparseTextModel, fit_sparse, sparse_inputs
 from ml.core.transforms import product_text
 
@@ -35,9 +35,6 @@ __all__ = [
     "train_sentence_branch",
     "train_sparse_branch",
 ]
-
-#: Texts embedded at a time outside the fitted sample.
-_EMBED_CHUNK = 4096
 
 
 @dataclass
@@ -124,52 +121,21 @@ def train_sparse_branch(run: Run, samples: Sequence[Sample]) -> SparseBranch:
 
 
 def train_sentence_branch(run: Run, samples: Sequence[Sample]) -> SentenceBranch:
-    """Embed the sample's texts once with the frozen sentence encoder, fit the head
-    out of fold (or without the fusion rows), then on the whole sample, as the
-    sparse branch."""
+    """The frozen sentence encoder's embeddings and a linear head on them
+    (:func:`ml.core.branches.fit_linear`: out of fold, then on the bounded sample
+    of rows with text, as the sparse branch)."""
     started = time.perf_counter()
     provenance = encoder_provenance()
     texts = [product_text(sample.title, sample.description) for sample in samples]
     has_text = torch.tensor([bool(text) for text in texts], dtype=torch.bool)
     _require_text(run, has_text)
-    with_text, rows = _fitted_rows(run, has_text)
-    position = {i: k for k, i in enumerate(rows)}
-    embeddings = embed([texts[i] for i in rows])  # [len(rows), 512]
-    run.timings["sentence_embed_s"] = time.perf_counter() - started
-    y = run.y.numpy()
-
-    def head_on(fit: list[int]) -> SentenceHead:
-        return fit_sentence_head(
-            embeddings[[position[i] for i in fit]],
-            y[fit],
-            run.labels,
-            seed=run.config.seed,
-        )
-
-    def margins(head: SentenceHead, wanted: list[int]) -> torch.Tensor:
-        """``head``'s margins on rows ``wanted`` (embedded here when not kept)."""
-        out = torch.zeros(len(wanted), len(run.labels))
-        inside = [k for k, i in enumerate(wanted) if i in position]
-        if inside:
-            out[inside] = head.logits(embeddings[[position[wanted[k]] for k in inside]])
-        outside = [k for k, i in enumerate(wanted) if i not in position]
-        for start in range(0, len(outside), _EMBED_CHUNK):
-            chunk = outside[start : start + _EMBED_CHUNK]
-            out[chunk] = head.logits(embed([texts[wanted[k]] for k in chunk]))
-        return out
-
-    held = set(run.fusion_idx)
-    fit_rows = [i for i in rows if i not in held]
-    oof = out_of_fold(run, rows, lambda fit, held: margins(head_on(fit), held))
-    logits_val = torch.zeros(len(run.fusion_idx), len(run.labels))
-    if fit_rows and oof is None:  # out-of-fold margins replace the held-out fit's
-        seen = [k for k, i in enumerate(run.fusion_idx) if has_text[i]]
-        if seen:
-            partial = head_on(fit_rows)
-            logits_val[seen] = margins(partial, [run.fusion_idx[k] for k in seen])
-    head = head_on(rows)
-    unseen = sorted(set(with_text) - set(rows))  # outside a bounded sample
-    if oof is not None and unseen:
-        oof[unseen] = margins(head, unseen)
+    fitted = fit_linear(run, has_text, lambda rows: embed([texts[i] for i in rows]))
     run.timings["sentence_s"] = time.perf_counter() - started
-    return SentenceBranch(head, provenance, has_text, logits_val, oof, n_fit=len(rows))
+    return SentenceBranch(
+        fitted.head,
+        provenance,
+        has_text,
+        fitted.logits_val,
+        fitted.oof,
+        n_fit=fitted.n_fit,
+    )

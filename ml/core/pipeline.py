@@ -38,6 +38,7 @@ from ml.core.ensemble import BranchScores, FusionFit, fit_fusion
 from ml.core.errors import TrainingDataError
 from ml.core.feature_store import FeatureStore
 from ml.core.features import FeatureCache
+from ml.core.fusion import IMAGE_BRANCHES
 from ml.core.linear_branches import (
     SentenceBranch,
     SparseBranch,
@@ -86,7 +87,8 @@ def branch_scores(
     bundle's branch order: every training row when some branch has out-of-fold
     predictions (``run.stack_rows``; a branch with only held-out fusion rows is
     unavailable on the others), else the fusion rows."""
-    oofs = [b.oof for b in (sparse, sentence, image) if b is not None]
+    linear = image.linear if image is not None else None
+    oofs = [b.oof for b in (sparse, sentence, image, linear) if b is not None]
     stacking = run.stack_rows is not None and any(o is not None for o in oofs)
     rows = list(run.stack_rows) if stacking else run.fusion_idx
 
@@ -104,6 +106,11 @@ def branch_scores(
         )
     if image is not None:
         out["image"] = scores(image.p_val, image.oof, image.has_image)
+        if image.linear is not None:
+            linear = image.linear
+            out["image_linear"] = scores(
+                linear.logits_val, linear.oof, image.has_image, True
+            )
     return rows, out
 
 
@@ -306,7 +313,7 @@ def text_share(weights: dict[str, float]) -> float:
     """The text branches' share of the fusion (the model version's
     ``fusion_weight``: 1.0 for a text-only model)."""
     total = sum(weights.values())
-    text = sum(w for name, w in weights.items() if name != "image")
+    text = sum(w for name, w in weights.items() if name not in IMAGE_BRANCHES)
     return round(text / total, 6) if total else 1.0
 
 
@@ -388,6 +395,9 @@ def train_model(
     lineage = run_lineage(run, samples, label_of, text, image)
     linear = [b.n_fit for b in (trained.sparse, trained.sentence) if b is not None]
     lineage["n_linear_fit"] = max(linear, default=0)  # rows the linear branches saw
+    image_linear = image.linear if image is not None else None
+    if image_linear is not None:
+        lineage["n_image_linear_fit"] = image_linear.n_fit
     run.timings["total_s"] = time.perf_counter() - started
     return TrainingResult(
         labels=labels,
@@ -403,6 +413,7 @@ def train_model(
         sparse_text=trained.sparse.model if trained.sparse else None,
         sentence_head=trained.sentence.head if trained.sentence else None,
         sentence_provenance=trained.sentence.provenance if trained.sentence else None,
+        image_linear_head=image_linear.head if image_linear is not None else None,
         metrics=trained.metrics,
         lineage=lineage,
         preprocessing=preprocessing_config(max_length=config.max_length),

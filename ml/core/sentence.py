@@ -20,16 +20,14 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 from importlib import metadata as package_metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
-from sklearn.linear_model import LogisticRegression
 
 from ml.core.errors import PretrainedWeightsUnavailableError
+from ml.core.linear_head import LinearHead, fit_linear_head
 
 __all__ = [
     "ENCODER",
@@ -107,65 +105,7 @@ def embed(texts: Sequence[str]) -> np.ndarray:
     return np.asarray(_encoder().encode(cut), dtype=np.float32).reshape(len(cut), -1)
 
 
-@dataclass
-class SentenceHead:
-    """The linear head on the embeddings."""
-
-    labels: list[str]
-    weight: np.ndarray  # [512, n_classes]
-    bias: np.ndarray  # [n_classes]
-
-    def logits(self, embeddings: np.ndarray) -> torch.Tensor:
-        if len(embeddings) == 0:
-            return torch.zeros(0, len(self.labels))
-        return torch.from_numpy(
-            (embeddings @ self.weight + self.bias).astype(np.float32)
-        )
-
-    def to_state(self) -> dict[str, torch.Tensor]:
-        return {
-            "weight": torch.from_numpy(self.weight),
-            "bias": torch.from_numpy(self.bias),
-        }
-
-    @classmethod
-    def from_state(
-        cls, labels: list[str], state: dict[str, torch.Tensor]
-    ) -> SentenceHead:
-        weight, bias = state["weight"].numpy(), state["bias"].numpy()
-        if weight.shape[1:] != (len(labels),) or bias.shape != (len(labels),):
-            raise ValueError("the sentence head does not fit the labels")
-        return cls(labels=list(labels), weight=weight, bias=bias)
-
-
-def fit_sentence_head(
-    embeddings: np.ndarray,
-    y: Sequence[int],
-    labels: Sequence[str],
-    *,
-    c: float = 10.0,
-    seed: int = 0,
-) -> SentenceHead:
-    """Logistic regression (balanced class weights, ``C=c``) on the embeddings.
-    Classes without rows get a margin of -10 (never chosen over a known one)."""
-    y_array = np.asarray(y, dtype=np.int64)
-    weight = np.zeros((embeddings.shape[1], len(labels)), dtype=np.float32)
-    bias = np.full(len(labels), -10.0, dtype=np.float32)
-    present = np.unique(y_array)
-    if len(present) == 1:
-        bias[present[0]] = 0.0
-    else:
-        model = LogisticRegression(
-            C=c, max_iter=500, class_weight="balanced", random_state=seed
-        )
-        model.fit(embeddings, y_array)
-        classes = model.classes_
-        if len(classes) == 2:
-            weight[:, classes[1]] = model.coef_[0] / 2
-            weight[:, classes[0]] = -model.coef_[0] / 2
-            bias[classes[1]] = model.intercept_[0] / 2
-            bias[classes[0]] = -model.intercept_[0] / 2
-        else:
-            weight[:, classes] = model.coef_.T
-            bias[classes] = model.intercept_
-    return SentenceHead(labels=list(labels), weight=weight, bias=bias)
+#: The sentence branch's head (a :class:`~ml.core.linear_head.LinearHead`; bundles
+#: name its builder ``ml.core.sentence.SentenceHead.from_state``).
+SentenceHead = LinearHead
+fit_sentence_head = fit_linear_head

@@ -40,6 +40,7 @@ BRANCH_NAMES = {
     "tfidf": "TF-IDF text",
     "sentence": "sentence encoder",
     "image": "photo",
+    "image_linear": "photo (linear)",
 }
 
 

@@ -57,7 +57,7 @@ def test_save_and_load_round_trip(bundle, image_result):
 def test_bundle_json_records_what_serving_needs(bundle):
     metadata = json.loads((bundle.path / "bundle.json").read_text())
 
-    assert metadata["format_version"] == 2
+    assert metadata["format_version"] == 3
     assert metadata["fusion"] == {
         "branches": ["text", "image"],
         "weights": {

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from ml.core.backbones import build_backbone
+from ml.core import branches
 from ml.core.branches import train_image_branch
 from ml.core.bundles import load_bundle, save_bundle
 from ml.core.data import Sample
@@ -97,18 +98,26 @@ def image_run(samples, cache, work_dir):
     """The image branch of a training run on ``samples`` with ``cache``."""
     labels = sorted({s.label for s in samples})
     run = run_start(
-        samples, [s.label for s in samples], labels, config(), work_dir, None, None
+        samples,
+        [s.label for s in samples],
+        labels,
+        config(linear_max_rows=PROBABILITY_BATCH),
+        work_dir,
+        None,
+        None,
     )
     run.stack_rows = list(range(len(samples)))  # out-of-fold refits, as train_model
     return run, train_image_branch(run, samples, cache)
 
 
 def test_a_store_trains_the_image_head_as_a_cache_does_reading_batches(
-    photos, sources, reads, tmp_path
+    photos, sources, reads, tmp_path, monkeypatch
 ):
-    # given the same features in a feature cache and in a feature store
+    # given the same features in a feature cache and in a feature store, and the
+    # linear image branch bounded to 256 rows, reading 256 at a time outside them
     samples, features = photos
     cache, store = sources
+    monkeypatch.setattr(branches, "LINEAR_CHUNK", PROBABILITY_BATCH)
 
     # when the image branch trains once on each
     dense_run, dense = image_run(samples, cache, tmp_path / "dense")
@@ -123,9 +132,16 @@ def test_a_store_trains_the_image_head_as_a_cache_does_reading_batches(
     assert torch.equal(streamed.p_val, dense.p_val)
     assert streamed.oof is not None and dense.oof is not None
     assert torch.equal(streamed.oof, dense.oof)
+    # and so is the linear image branch, fitted on a sample of 256 photos
+    assert streamed.linear is not None and dense.linear is not None
+    assert streamed.linear.n_fit == dense.linear.n_fit == 256
+    assert np.array_equal(streamed.linear.head.weight, dense.linear.head.weight)
+    assert torch.equal(streamed.linear.oof, dense.linear.oof)
+    assert int((streamed.linear.oof != 0).any(dim=1).sum()) == 1029
     # and the store was read a batch at a time: training batches of 32, the
-    # validation loader's 128 rows, the probabilities' 256, never the 1029 photos
-    # (nor the 514 training rows) at once
+    # validation loader's 128 rows, the probabilities' 256 (the linear branch's
+    # sample and its chunks too), never the 1029 photos (nor the 514 training rows)
+    # at once
     assert max(reads) == PROBABILITY_BATCH
     assert reads.count(BATCH_SIZE) > 0 and reads.count(128) > 0
     assert len(dense_run.train_idx) == len(stream_run.train_idx) == 600
