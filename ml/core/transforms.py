@@ -155,6 +155,12 @@ def load_tokenizer(directory: str | Path) -> PreTrainedTokenizerFast:
     )
 
 
+#: Texts encoded per call of the backend tokenizer. Each of its encodings keeps the
+#: whole text's tokens, offsets and masks (kilobytes a product), so a training set's
+#: texts are encoded a chunk at a time, not all at once.
+ENCODE_CHUNK = 1024
+
+
 def encode_texts(
     tokenizer: PreTrainedTokenizerFast,
     texts: Sequence[str],
@@ -171,15 +177,14 @@ def encode_texts(
     if pad_id is None:
         raise ValueError("tokenizer has no pad token")
     out = torch.full((len(texts), max_length), pad_id, dtype=torch.long)
-    if not texts:
-        return out
-    encodings = tokenizer.backend_tokenizer.encode_batch(
-        list(texts), add_special_tokens=False
-    )
-    for row, encoding in enumerate(encodings):
-        ids = [i for i in encoding.ids[:max_length] if i != pad_id]
-        if ids:
-            out[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
+    for start in range(0, len(texts), ENCODE_CHUNK):
+        encodings = tokenizer.backend_tokenizer.encode_batch(
+            list(texts[start : start + ENCODE_CHUNK]), add_special_tokens=False
+        )
+        for row, encoding in enumerate(encodings, start):
+            ids = [i for i in encoding.ids[:max_length] if i != pad_id]
+            if ids:
+                out[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
     return out
 
 

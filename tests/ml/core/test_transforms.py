@@ -3,11 +3,13 @@
 import io
 import json
 import random
+from types import SimpleNamespace
 
 import pytest
 import torch
 from PIL import Image
 
+from ml.core import transforms
 from ml.core.errors import InvalidImageError
 from ml.core.transforms import (
     IMAGE_SIZE,
@@ -106,6 +108,33 @@ def test_encode_texts_pads_and_truncates():
     assert (ids[0, 1:] == 0).all() and ids[0, 0] != 0
     assert (ids[1] != 0).all()
     assert (ids[2] == 0).all()
+
+
+def test_encode_texts_in_chunks_gives_the_ids_of_one_call(monkeypatch):
+    # given 7 texts of different lengths, one empty
+    tokenizer = train_tokenizer(CORPUS, vocab_size=100, min_frequency=1)
+    texts = [" ".join(["chaise", "table"][: i % 3] * i) for i in range(7)]
+    whole = encode_texts(tokenizer, texts, max_length=6)
+
+    # when the backend tokenizer is called 3 texts at a time
+    monkeypatch.setattr(transforms, "ENCODE_CHUNK", 3)
+    calls = []
+    backend = tokenizer.backend_tokenizer
+
+    def encode_batch(batch, **kwargs):
+        calls.append(len(batch))
+        return backend.encode_batch(batch, **kwargs)
+
+    counting = SimpleNamespace(
+        pad_token_id=tokenizer.pad_token_id,
+        backend_tokenizer=SimpleNamespace(encode_batch=encode_batch),
+    )
+    chunked = encode_texts(counting, texts, max_length=6)
+
+    # then the ids are the same, from calls of 3, 3 and 1 texts
+    assert calls == [3, 3, 1]
+    assert torch.equal(chunked, whole)
+    assert (chunked[0] == 0).all() and (chunked[4] != 0).sum() == 4
 
 
 def test_open_image_accepts_bytes_path_and_file_objects(tmp_path):
