@@ -18,12 +18,13 @@ from ml.core.errors import BundleIntegrityError
 from ml.core.finetune import finetune_model
 from ml.core.inference import Predictor
 from ml.core.linear_head import UNKNOWN_MARGIN, LinearHead, fit_linear_head
-from ml.core.pipeline import run_start
+from ml.core.pipeline import run_start, train_model
 from ml.core.transforms import image_tensor, open_image
 from tests.ml.core.samples import (
     COLOURS,
     KEYWORDS,
     handmade_result,
+    multimodal_samples,
     photo_bytes,
     text_samples,
     tiny_config,
@@ -224,3 +225,32 @@ def test_fine_tuning_without_photos_keeps_both_image_branches(bundle, tmp_path):
     assert np.array_equal(head.weight[:, 3], base.image_linear_head.weight[:, kept])
     saved = load_bundle(save_bundle(tuned, root=tmp_path / "out").path)
     assert saved.image_linear_head.labels == head.labels
+
+
+def test_a_training_run_with_the_option_fuses_the_linear_image_branch(tmp_path):
+    # given products with text and (4 in 5) a photo, and the option on
+    samples = multimodal_samples(12)
+    config = tiny_config(backbone="efficientnet_lite0", image_linear=True, epochs=3)
+
+    # when a model is trained and saved
+    result = train_model(
+        samples, config, work_dir=tmp_path / "work", feature_cache=None
+    )
+    loaded = load_bundle(save_bundle(result, root=tmp_path / "bundles").path)
+
+    # then the linear image branch is one of the fusion's branches, fitted on every
+    # photo, with its own temperature and figures, and the bundle serves it
+    fusion = result.fusion
+    assert fusion["branches"] == ["text", "tfidf", "sentence", "image", "image_linear"]
+    assert sum(fusion["weights"].values()) == pytest.approx(1.0)
+    assert fusion["temperatures"]["image_linear"] > 0
+    assert result.lineage["n_image_linear_fit"] == 29 == result.lineage["n_with_image"]
+    assert result.metrics["branches"]["image_linear"]["n"] > 0
+    assert result.image_linear_head.weight.shape == (1280, 3)
+    assert np.array_equal(loaded.image_linear_head.bias, result.image_linear_head.bias)
+    got = Predictor(loaded.path, loaded.sha256).predict(
+        title="", image=photo_bytes(COLOURS["kitchen"], seed=99)
+    )
+    assert got.used == "image"
+    assert set(got.shares) == set(fusion["branches"])
+    assert got.shares["text"] == got.shares["tfidf"] == 0.0

@@ -101,7 +101,7 @@ def image_run(samples, cache, work_dir):
         samples,
         [s.label for s in samples],
         labels,
-        config(linear_max_rows=PROBABILITY_BATCH),
+        config(linear_max_rows=PROBABILITY_BATCH, image_linear=True),
         work_dir,
         None,
         None,
