@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from ml.core.backbones import build_backbone
 from ml.core import branches
+from ml.core.backbones import build_backbone
 from ml.core.branches import train_image_branch
 from ml.core.bundles import load_bundle, save_bundle
 from ml.core.data import Sample
