@@ -318,6 +318,9 @@ def train_text_branch(run: Run, samples: Sequence[Sample]) -> TextBranch:
         "hidden_size",
         "text_batch_size",
         "text_lr",
+        "text_weight_decay",
+        "text_label_smoothing",
+        "embedding_dropout",
     )
     fingerprint = stage_fingerprint(
         {
@@ -340,13 +343,18 @@ def train_text_branch(run: Run, samples: Sequence[Sample]) -> TextBranch:
         "dropout": config.dropout,
         "pad_index": int(tokenizer.pad_token_id),
         "pooling": config.pooling,
+        "embedding_dropout": config.embedding_dropout,
     }
     seed_everything(config.seed)
     net = text_classifier(**net_config)
     band = (0.0, 0.45) if config.backbone else (0.0, 0.95)
     lengths = (ids != tokenizer.pad_token_id).sum(dim=1)
     text_config = dataclasses.replace(
-        config, batch_size=config.text_batch_size, lr=config.text_lr
+        config,
+        batch_size=config.text_batch_size,
+        lr=config.text_lr,
+        weight_decay=config.text_weight_decay,
+        label_smoothing=config.text_label_smoothing,
     )
     run.fit(net, "text", band, ids, (train, val), fingerprint, lengths, text_config)
     p_val = probabilities(net, ids[run.fusion_idx])

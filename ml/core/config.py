@@ -58,6 +58,15 @@ class TrainingConfig:
     # ``batch_size`` / ``lr``): bigger batches keep 2 CPU cores busier per step.
     text_batch_size: int = 128
     text_lr: float = 2e-3
+    # Regularisation of the networks ``engine.fit`` trains with this config:
+    # decoupled weight decay (AdamW; 0: Adam) and label smoothing of the
+    # cross-entropy. The BiGRU gets its own (``text_*``), and ``embedding_dropout``
+    # zeroes that share of its token vectors in training (docs/benchmarks.md).
+    weight_decay: float = 0.0
+    label_smoothing: float = 0.0
+    text_weight_decay: float = 0.0
+    text_label_smoothing: float = 0.0
+    embedding_dropout: float = 0.0
     # Folds of the out-of-fold predictions that fit the fusion (temperatures and
     # weights) over every training row: the linear branches and the image head are
     # cheap enough to fit k times; the BiGRU gives its validation rows only. 0 or 1:

@@ -145,10 +145,13 @@ def fit_epochs(
     epoch count an early-stopped :func:`fit` chose."""
     generator = torch.Generator().manual_seed(config.seed)
     loader = _shuffled_loader(SourceDataset(*train), config.batch_size, generator)
-    criterion = nn.CrossEntropyLoss(weight=class_weights(train[1], num_classes))
+    criterion = nn.CrossEntropyLoss(
+        weight=class_weights(train[1], num_classes),
+        label_smoothing=config.label_smoothing,
+    )
     model.to(device)
     criterion = criterion.to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    optimizer = _optimizer(model, config)
     net = distributed.wrap(model, device)
     for _ in range(epochs):
         train_one_epoch(net, loader, optimizer, criterion, device)
@@ -169,16 +172,28 @@ class SampleWeightedCrossEntropy(nn.Module):
     weights: ``sum(w_i * c_{y_i} * ce_i) / sum(w_i * c_{y_i})`` (PyTorch's weighted
     mean, each sample's class weight ``c`` times its own ``w``)."""
 
-    def __init__(self, weight: torch.Tensor) -> None:
+    def __init__(self, weight: torch.Tensor, label_smoothing: float = 0.0) -> None:
         super().__init__()
         self.register_buffer("weight", weight)
+        self.label_smoothing = label_smoothing
 
     def forward(
         self, logits: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor
     ) -> torch.Tensor:
-        losses = F.cross_entropy(logits, targets, reduction="none")
+        losses = F.cross_entropy(
+            logits, targets, reduction="none", label_smoothing=self.label_smoothing
+        )
         scale = weights * self.weight[targets]
         return (scale * losses).sum() / scale.sum().clamp_min(1e-12)
+
+
+def _optimizer(model: nn.Module, config: TrainingConfig) -> torch.optim.Optimizer:
+    """Adam, or AdamW (decoupled weight decay) when ``config.weight_decay`` > 0."""
+    if config.weight_decay > 0:
+        return torch.optim.AdamW(
+            model.parameters(), lr=config.lr, weight_decay=config.weight_decay
+        )
+    return torch.optim.Adam(model.parameters(), lr=config.lr)
 
 
 def cpu_state(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -331,13 +346,16 @@ def fit(
     train_loader, val_loader, val_targets = _loaders(
         rows, val, config, generator, lengths
     )
+    weights = class_weights(train[1], num_classes)
     if weighted:
-        criterion = SampleWeightedCrossEntropy(class_weights(train[1], num_classes))
+        criterion = SampleWeightedCrossEntropy(weights, config.label_smoothing)
     else:
-        criterion = nn.CrossEntropyLoss(weight=class_weights(train[1], num_classes))
+        criterion = nn.CrossEntropyLoss(
+            weight=weights, label_smoothing=config.label_smoothing
+        )
     criterion = criterion.to(device)
     model.to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    optimizer = _optimizer(model, config)
     state: dict[str, Any] = {
         "epoch": 0,
         "best_f1": -1.0,

@@ -38,6 +38,10 @@ class TextClassifier(nn.Module):
     sequences, padded input runs on oneDNN's fast RNN kernels (about 2x faster
     on CPU). Trailing all-pad columns of a batch are dropped before the GRU.
 
+    ``embedding_dropout`` (default 0) zeroes that share of the token vectors in
+    training, the same tokens for both directions (the embedding is looked up once
+    and reversed); it has no parameter and does nothing at serving time.
+
     ``pooling="max"`` (default) max-pools each direction's outputs over the real
     (non-pad) time steps; ``"last"`` concatenates the final hidden state of each
     direction. Both give ``2 * hidden_size`` features. Max-pooling won the quick
@@ -55,6 +59,7 @@ class TextClassifier(nn.Module):
         dropout: float = 0.5,
         pad_index: int = 0,
         pooling: Pooling = "max",
+        embedding_dropout: float = 0.0,
     ) -> None:
         super().__init__()
         if pooling not in POOLINGS:
@@ -62,6 +67,8 @@ class TextClassifier(nn.Module):
         self.pad_index = pad_index
         self.pooling = pooling
         self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=pad_index)
+        # drops whole token vectors in training (the same ones for both directions)
+        self.embedding_dropout = nn.Dropout1d(embedding_dropout)
         self.gru_forward = nn.GRU(embed_dim, hidden_size, batch_first=True)
         self.gru_backward = nn.GRU(embed_dim, hidden_size, batch_first=True)
         self.dropout = nn.Dropout(dropout)
@@ -79,9 +86,10 @@ class TextClassifier(nn.Module):
         # position t of the reversed text is position length-1-t; pads stay put
         reverse = lengths[:, None] - 1 - steps[None, :]
         reverse = torch.where(reverse >= 0, reverse, steps[None, :])
-        forward_out, _ = self.gru_forward(self.embedding(input_ids))
+        embedded = self.embedding_dropout(self.embedding(input_ids))
+        forward_out, _ = self.gru_forward(embedded)
         backward_out, _ = self.gru_backward(
-            self.embedding(input_ids.gather(1, reverse))
+            embedded.gather(1, reverse[:, :, None].expand(-1, -1, embedded.size(2)))
         )
         outputs = torch.cat((forward_out, backward_out), dim=2)
         if self.pooling == "last":
@@ -133,6 +141,7 @@ def text_classifier(
     dropout: float = 0.5,
     pad_index: int = 0,
     pooling: Pooling = "max",
+    embedding_dropout: float = 0.0,
 ) -> TextClassifier:
     """Build a :class:`TextClassifier`.
 
@@ -145,6 +154,8 @@ def text_classifier(
         pad_index: id of the padding token (its embedding stays zero).
         pooling: ``"max"`` (max over time, default) or ``"last"`` (final
             hidden states of both directions).
+        embedding_dropout: share of token vectors zeroed in training (the same
+            tokens for both directions).
     """
     return TextClassifier(
         vocab_size,
@@ -154,6 +165,7 @@ def text_classifier(
         dropout=dropout,
         pad_index=pad_index,
         pooling=pooling,
+        embedding_dropout=embedding_dropout,
     )
 
 
